@@ -1,0 +1,104 @@
+package reach
+
+import (
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// Analysis is the verdict for every workload and target in an inventory.
+type Analysis struct {
+	Targets   []Target
+	Workloads []*WorkloadResult
+	// Selects maps each egress NetworkPolicy to the workloads it selects.
+	Selects map[*model.NetworkPolicy][]*WorkloadResult
+	engine  *Engine
+}
+
+// WorkloadResult holds a workload's verdicts, one per target, and the egress
+// policies that select any of its pods.
+type WorkloadResult struct {
+	Workload *model.Workload
+	// Results is indexed like Analysis.Targets. With several pod shapes the
+	// worst verdict wins, and its trace is kept.
+	Results  []Result
+	Policies []*model.NetworkPolicy
+	// PerTemplate holds the results of each pod shape, indexed like
+	// Workload.Templates.
+	PerTemplate [][]Result
+}
+
+// Engine returns the engine behind the analysis, for follow-up questions.
+func (a *Analysis) Engine() *Engine { return a.engine }
+
+// Evaluate answers every workload in the inventory for every target.
+func Evaluate(inv *model.Inventory, targets []Target) *Analysis {
+	e := New(inv, targets)
+	a := &Analysis{Targets: targets, Selects: map[*model.NetworkPolicy][]*WorkloadResult{}, engine: e}
+	a.Workloads = make([]*WorkloadResult, len(inv.Workloads))
+	for i, w := range inv.Workloads {
+		wr := &WorkloadResult{Workload: w}
+		a.Workloads[i] = wr
+		ix := e.index(w.Ref.Namespace)
+		for t := range w.Templates {
+			ix.add(podRef{w: wr, t: t})
+		}
+	}
+	// selecting[w][t] lists the egress policies selecting template t of w.
+	selecting := map[podRef][]*model.NetworkPolicy{}
+	for _, ix := range e.ns {
+		for _, np := range ix.policies {
+			if !np.Egress {
+				continue
+			}
+			var last *WorkloadResult
+			for _, pi := range ix.selected(&np.PodSelector) {
+				p := ix.pods[pi]
+				selecting[p] = append(selecting[p], np)
+				if p.w != last {
+					last = p.w
+					if n := len(p.w.Policies); n == 0 || p.w.Policies[n-1] != np {
+						p.w.Policies = append(p.w.Policies, np)
+						a.Selects[np] = append(a.Selects[np], p.w)
+					}
+				}
+			}
+		}
+	}
+	for _, wr := range a.Workloads {
+		w := wr.Workload
+		wr.PerTemplate = make([][]Result, len(w.Templates))
+		for t := range w.Templates {
+			wr.PerTemplate[t] = e.Pod(w.Ref.Namespace, &w.Templates[t], selecting[podRef{w: wr, t: t}])
+		}
+		wr.Results = worst(wr.PerTemplate, len(targets))
+	}
+	return a
+}
+
+func worst(per [][]Result, n int) []Result {
+	if len(per) == 1 {
+		return per[0]
+	}
+	out := make([]Result, n)
+	for ti := 0; ti < n; ti++ {
+		for t := range per {
+			if t == 0 || per[t][ti].Verdict > out[ti].Verdict {
+				out[ti] = per[t][ti]
+			}
+		}
+	}
+	return out
+}
+
+// Selecting returns the egress policies in a namespace that select a set of
+// labels, by direct evaluation (for one-off questions such as explain).
+func (e *Engine) Selecting(ns string, l model.Labels) []*model.NetworkPolicy {
+	var out []*model.NetworkPolicy
+	if ix := e.ns[ns]; ix != nil {
+		for _, np := range ix.policies {
+			if np.Egress && np.PodSelector.Matches(l) {
+				out = append(out, np)
+			}
+		}
+	}
+	return out
+}
