@@ -41,6 +41,9 @@ type Endpoint struct {
 	CredentialPaths []string
 	// Notes carries caveats worth showing with a finding.
 	Notes string
+	// KeepOpen marks node-local services that pods need and that must not be
+	// blocked, as opposed to metadata endpoints that should be.
+	KeepOpen bool
 }
 
 // HostPort renders "addr:port" with IPv6 in brackets.
@@ -131,6 +134,12 @@ func ForClouds(clouds ...Cloud) []Endpoint {
 // clouds (cloud-neutral ones always).
 func KeepOpen(clouds ...Cloud) []Endpoint {
 	return filter(keepOpen, clouds)
+}
+
+func init() {
+	for i := range keepOpen {
+		keepOpen[i].KeepOpen = true
+	}
 }
 
 func filter(list []Endpoint, clouds []Cloud) []Endpoint {

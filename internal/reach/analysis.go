@@ -1,6 +1,8 @@
 package reach
 
 import (
+	"strconv"
+
 	"github.com/imdsguard/imdsguard/internal/model"
 )
 
@@ -63,15 +65,55 @@ func Evaluate(inv *model.Inventory, targets []Target) *Analysis {
 			}
 		}
 	}
+	memo := resultCache{e: e, ids: policyIDs(inv), m: map[string][]Result{}}
 	for _, wr := range a.Workloads {
 		w := wr.Workload
 		wr.PerTemplate = make([][]Result, len(w.Templates))
 		for t := range w.Templates {
-			wr.PerTemplate[t] = e.Pod(w.Ref.Namespace, &w.Templates[t], selecting[podRef{w: wr, t: t}])
+			wr.PerTemplate[t] = memo.pod(w.Ref.Namespace, &w.Templates[t], selecting[podRef{w: wr, t: t}])
 		}
 		wr.Results = worst(wr.PerTemplate, len(targets))
 	}
+	for _, ix := range e.ns {
+		ix.byLabel, ix.byKey, ix.pods = nil, nil, nil // only needed for selection
+	}
 	return a
+}
+
+// resultCache shares results between pods that meet the same policies in
+// the same namespace: their verdicts and traces are identical, and most pods
+// of a namespace do. Results (and their traces) are therefore shared and
+// must not be modified.
+type resultCache struct {
+	e   *Engine
+	ids map[*model.NetworkPolicy]int
+	m   map[string][]Result
+	buf []byte
+}
+
+func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy) []Result {
+	c.buf = append(c.buf[:0], ns...)
+	if t.HostNetwork {
+		c.buf = append(c.buf, 0, 'h')
+	}
+	for _, p := range policies {
+		c.buf = append(c.buf, 0)
+		c.buf = strconv.AppendInt(c.buf, int64(c.ids[p]), 10)
+	}
+	if r, ok := c.m[string(c.buf)]; ok {
+		return r
+	}
+	r := c.e.Pod(ns, t, policies)
+	c.m[string(c.buf)] = r
+	return r
+}
+
+func policyIDs(inv *model.Inventory) map[*model.NetworkPolicy]int {
+	ids := make(map[*model.NetworkPolicy]int, len(inv.NetworkPolicies))
+	for i, p := range inv.NetworkPolicies {
+		ids[p] = i
+	}
+	return ids
 }
 
 func worst(per [][]Result, n int) []Result {

@@ -43,7 +43,7 @@ func New(inv *model.Inventory, targets []Target) *Engine {
 		case s.ClusterScoped && s.Baseline:
 			e.cluster.baseline = append(e.cluster.baseline, s)
 		case s.ClusterScoped && s.SelectsHostNetwork:
-			e.cluster.host = append(e.cluster.host, s)
+			e.cluster.host, e.cluster.admin = append(e.cluster.host, s), append(e.cluster.admin, s)
 		case s.ClusterScoped:
 			e.cluster.admin = append(e.cluster.admin, s)
 		default:

@@ -64,7 +64,7 @@ func ipBlockMatch(b *model.IPBlock, t *Target) (tri, string) {
 		return no, ""
 	}
 	for _, ex := range b.Except {
-		if ex.Addr().Is4() == t.Addr.Is4() && ex.Contains(t.Addr) {
+		if b.Ambiguous == "" && ex.Addr().Is4() == t.Addr.Is4() && ex.Contains(t.Addr) {
 			return no, ""
 		}
 	}

@@ -24,6 +24,10 @@ func (t Target) String() string {
 	return netip.AddrPortFrom(t.Addr, uint16(t.Port)).String() + "/" + string(t.Protocol)
 }
 
+// KeepOpen reports whether the target is a service that must stay
+// reachable rather than a metadata endpoint.
+func (t Target) KeepOpen() bool { return len(t.Endpoints) > 0 && t.Endpoints[0].KeepOpen }
+
 // IDs returns the IDs of the endpoints behind the target, joined by commas.
 func (t Target) IDs() string {
 	ids := make([]string, len(t.Endpoints))

@@ -1,0 +1,36 @@
+# imdsguard: the two commands of the quick start are `make demo` and `make test`.
+GO ?= go
+# Number of random cases for the differential test of the reachability engine.
+IMDSGUARD_DIFF_CASES ?= 200000
+export IMDSGUARD_DIFF_CASES
+
+.PHONY: all build demo test vet lint fuzz bench perf docs
+
+all: build
+
+build:
+	$(GO) build -o bin/imdsguard ./cmd/imdsguard
+
+# Run the main job on the bundled examples. Exit code 1 means findings, as expected.
+demo:
+	$(GO) run ./cmd/imdsguard scan ./examples/cluster || test $$? -eq 1
+
+# Every test: vet, gofmt, unit and integration tests, the 200,000-case
+# differential test of the engine, and short runs of every fuzz target.
+test: vet
+	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
+	$(GO) test -count=1 ./...
+	hack/fuzz-smoke.sh 10s
+
+vet:
+	$(GO) vet ./...
+
+fuzz:
+	hack/fuzz-smoke.sh 60s
+
+# Benchmarks and the performance targets of docs/performance.md.
+perf:
+	hack/perf.sh
+
+docs:
+	$(GO) test ./internal/rules -run TestRuleReferenceIsCurrent -update

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/rules"
+)
+
+// APIVersion and Kind identify the configuration file format.
+const (
+	APIVersion = "imdsguard.io/v1alpha1"
+	Kind       = "ScanConfig"
+)
+
+// File is the on-disk configuration, version v1alpha1.
+type File struct {
+	APIVersion   string        `yaml:"apiVersion"`
+	Kind         string        `yaml:"kind"`
+	Suppressions []Suppression `yaml:"suppressions"`
+}
+
+// Suppression is one entry of the suppressions list.
+type Suppression struct {
+	Rule      string `yaml:"rule"`
+	Namespace string `yaml:"namespace"`
+	Kind      string `yaml:"kind"`
+	Name      string `yaml:"name"`
+	Reason    string `yaml:"reason"`
+	line      int
+}
+
+// UnmarshalYAML records the entry's line for messages.
+func (s *Suppression) UnmarshalYAML(n *yaml.Node) error {
+	type plain Suppression
+	var p plain
+	if err := decodeStrict(n, &p); err != nil {
+		return err
+	}
+	*s = Suppression(p)
+	s.line = n.Line
+	return nil
+}
+
+func decodeStrict(n *yaml.Node, v any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+const maxConfigBytes = 1 << 20
+
+// Load reads and validates a configuration file.
+func Load(file string) ([]rules.ConfigSuppression, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", file, err)
+	}
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("%s: config file is larger than 1 MiB", file)
+	}
+	return Parse(file, b)
+}
+
+// Parse validates configuration bytes read from file.
+func Parse(file string, b []byte) ([]rules.ConfigSuppression, error) {
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	var cfg File
+	if err := d.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: empty config file", file)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if cfg.APIVersion != APIVersion || cfg.Kind != Kind {
+		return nil, fmt.Errorf("%s: want apiVersion %s and kind %s, got %q and %q", file, APIVersion, Kind, cfg.APIVersion, cfg.Kind)
+	}
+	out := make([]rules.ConfigSuppression, 0, len(cfg.Suppressions))
+	for i, s := range cfg.Suppressions {
+		where := fmt.Sprintf("%s:%d: suppressions[%d]", file, s.line, i)
+		if s.Rule == "" || s.Reason == "" {
+			return nil, fmt.Errorf("%s: rule and reason are required", where)
+		}
+		for _, p := range []string{s.Namespace, s.Kind, s.Name} {
+			if _, err := path.Match(p, ""); err != nil {
+				return nil, fmt.Errorf("%s: bad pattern %q: %w", where, p, err)
+			}
+		}
+		out = append(out, rules.ConfigSuppression{Rule: s.Rule, Namespace: s.Namespace, Kind: s.Kind, Name: s.Name,
+			Reason: s.Reason, Source: model.Source{File: file, Line: s.line}})
+	}
+	return out, nil
+}

@@ -1,0 +1,69 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
+)
+
+// metadataTargets returns the indexes of the targets that are metadata
+// endpoints (not keep-open services).
+func metadataTargets(a *reach.Analysis) []int {
+	var out []int
+	for i, t := range a.Targets {
+		if !t.KeepOpen() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func targetLabel(t reach.Target) string {
+	return fmt.Sprintf("%s (%s)", t, t.IDs())
+}
+
+// allowers returns the rules that allowed a result, as related locations.
+func allowers(r reach.Result) []Location {
+	var out []Location
+	for _, s := range r.Trace {
+		if s.Decision != reach.Allow || s.Layer != reach.LayerNetworkPolicy {
+			continue
+		}
+		for _, ref := range s.Rules {
+			out = append(out, Location{Object: ref.Policy, Source: ref.Source,
+				Note: fmt.Sprintf("egress rule %d allows it: %s", ref.Rule, ref.Why)})
+		}
+	}
+	return out
+}
+
+// decidingReason returns the reason of the trace's last step.
+func decidingReason(r reach.Result) string {
+	if len(r.Trace) == 0 {
+		return ""
+	}
+	return r.Trace[len(r.Trace)-1].Reason
+}
+
+func joinRefs(refs []model.ObjectRef) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func dedupLocations(ls []Location) []Location {
+	seen := map[string]bool{}
+	var out []Location
+	for _, l := range ls {
+		k := l.Object.String() + "|" + l.Source.String() + "|" + l.Note
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,81 @@
+package rules
+
+import (
+	"sort"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
+)
+
+// Location is a place that a finding involves besides its main one.
+type Location struct {
+	Object model.ObjectRef `json:"object"`
+	Source model.Source    `json:"source"`
+	Note   string          `json:"note,omitempty"`
+}
+
+// Suppression records why a finding is not counted.
+type Suppression struct {
+	// By is "annotation" or "config".
+	By     string       `json:"by"`
+	Reason string       `json:"reason"`
+	Source model.Source `json:"source"`
+}
+
+// Finding is one problem found by one rule.
+type Finding struct {
+	RuleID   string   `json:"ruleId"`
+	Severity Severity `json:"severity"`
+	// Namespace is the namespace the finding concerns (for a Namespace
+	// object, its own name).
+	Namespace string          `json:"namespace,omitempty"`
+	Message   string          `json:"message"`
+	Object    model.ObjectRef `json:"object"`
+	Source    model.Source    `json:"source"`
+	// Targets lists the metadata destinations concerned, if any.
+	Targets     []string     `json:"targets,omitempty"`
+	Related     []Location   `json:"related,omitempty"`
+	Remediation string       `json:"remediation"`
+	Suppressed  *Suppression `json:"suppressed,omitempty"`
+}
+
+// Context is what a rule's check reads.
+type Context struct {
+	Inventory *model.Inventory
+	Analysis  *reach.Analysis
+}
+
+// Run runs every rule of the registry and returns the findings in a stable
+// order: by namespace, object, then rule.
+func (r *Registry) Run(ctx *Context) []Finding {
+	var out []Finding
+	for _, rule := range r.rules {
+		for _, f := range rule.Check(ctx) {
+			f.RuleID = rule.ID
+			if f.Namespace == "" {
+				f.Namespace = f.Object.Namespace
+				if f.Object.Kind == "Namespace" {
+					f.Namespace = f.Object.Name
+				}
+			}
+			if f.Remediation == "" {
+				f.Remediation = rule.Remediation
+			}
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Object.Kind != b.Object.Kind {
+			return a.Object.Kind < b.Object.Kind
+		}
+		if a.Object.Name != b.Object.Name {
+			return a.Object.Name < b.Object.Name
+		}
+		return a.RuleID < b.RuleID
+	})
+	return out
+}

@@ -1,0 +1,133 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/imdsguard/imdsguard/internal/config"
+	"github.com/imdsguard/imdsguard/internal/endpoints"
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/rules"
+	"github.com/imdsguard/imdsguard/internal/source/manifest"
+)
+
+// Options configure a scan. Zero values mean the defaults.
+type Options struct {
+	Paths []string
+	Stdin io.Reader
+	// Cloud is a cloud name, "auto" (from Node objects, else all) or "all".
+	Cloud string
+	// ExtraEndpoints are --endpoint values.
+	ExtraEndpoints []string
+	ConfigFile     string
+	// MaxDocumentBytes bounds one YAML document; 0 means the loader default.
+	MaxDocumentBytes int64
+	Version          string
+}
+
+// UsageError reports a bad option, as opposed to bad input.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Result is everything a scan produced.
+type Result struct {
+	Inventory   *model.Inventory
+	Analysis    *reach.Analysis
+	Findings    []rules.Finding
+	Clouds      []endpoints.Cloud
+	InputErrors []*manifest.InputError
+	Warnings    []string
+	Files       []string
+	Skipped     []string
+	Registry    *rules.Registry
+	Version     string
+}
+
+// Run loads the inputs and evaluates them. Input errors do not stop it: they
+// are returned in Result.InputErrors, and the verdicts they could affect are
+// Unknown. A returned error is a usage error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	eps, cloudFor, err := endpointPlan(o)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	var cfg []rules.ConfigSuppression
+	if o.ConfigFile != "" {
+		if cfg, err = config.Load(o.ConfigFile); err != nil {
+			return nil, &UsageError{err}
+		}
+	}
+	loaded := manifest.Load(ctx, o.Paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	inv := loaded.Inventory
+	clouds := cloudFor(inv)
+	targets := reach.Targets(append(eps(clouds), endpoints.KeepOpen(clouds...)...))
+	reach.SortTargets(targets)
+	a := reach.Evaluate(inv, targets)
+	reg := rules.Default()
+	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a})
+	warnings := reg.Suppress(findings, inv, cfg)
+	return &Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: clouds, InputErrors: loaded.Errors,
+		Warnings: warnings, Files: loaded.Files, Skipped: loaded.Skipped, Registry: reg, Version: o.Version}, nil
+}
+
+// endpointPlan validates the cloud and endpoint options up front, and
+// returns functions that finish the choice once Node objects are loaded.
+func endpointPlan(o Options) (func([]endpoints.Cloud) []endpoints.Endpoint, func(*model.Inventory) []endpoints.Cloud, error) {
+	cloud := o.Cloud
+	if cloud == "" {
+		cloud = "auto"
+	}
+	c, err := endpoints.ParseCloud(cloud)
+	if err != nil {
+		return nil, nil, err
+	}
+	var extra []endpoints.Endpoint
+	for _, s := range o.ExtraEndpoints {
+		e, err := endpoints.ParseExtra(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, e)
+	}
+	eps := func(clouds []endpoints.Cloud) []endpoints.Endpoint {
+		return append(endpoints.ForClouds(clouds...), extra...)
+	}
+	cloudFor := func(inv *model.Inventory) []endpoints.Cloud {
+		switch c {
+		case "all":
+			return endpoints.Clouds()
+		case "auto":
+			if d := endpoints.Detect(inv.Nodes); len(d) > 0 {
+				return d
+			}
+			return endpoints.Clouds()
+		}
+		return []endpoints.Cloud{c}
+	}
+	return eps, cloudFor, nil
+}
+
+// FindWorkload looks a workload up by "namespace/kind/name" (kind matched
+// case-insensitively).
+func (r *Result) FindWorkload(key string) (*reach.WorkloadResult, error) {
+	var names []string
+	for _, wr := range r.Analysis.Workloads {
+		if equalKey(wr.Workload.Ref, key) {
+			return wr, nil
+		}
+		names = append(names, wr.Workload.Ref.Key())
+	}
+	sort.Strings(names)
+	if len(names) > 10 {
+		names = append(names[:10], "...")
+	}
+	return nil, fmt.Errorf("no workload %q (want NAMESPACE/KIND/NAME; known: %v)", key, names)
+}

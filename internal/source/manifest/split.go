@@ -1,0 +1,175 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// chunk is one document of a stream as the splitter cut it out: the text
+// between `---` and `...` markers, with the file line it starts on.
+type chunk struct {
+	start    int // file line of the first line
+	end      int // file line of the last line
+	blocks   [][]byte
+	size     int64
+	oversize bool // the document grew past the limit; blocks were dropped
+	badLine  int  // first line that is not valid text, or 0
+	content  bool // holds something other than blanks, comments and directives
+}
+
+// splitter cuts a stream into documents line by line, so that no document
+// and no line is ever held in memory beyond the size limit.
+type splitter struct {
+	max        int64
+	line       int // line of the next byte
+	cur        *chunk
+	endPending bool // the last line was a `...` marker
+	check      utf8Check
+	emit       func(*chunk) error
+}
+
+// split reads r to the end and calls emit for each document. It returns a
+// read error, or the first error emit returned.
+func split(r *bufio.Reader, max int64, emit func(*chunk) error) error {
+	s := &splitter{max: max, line: 1, emit: emit, cur: &chunk{start: 1}}
+	atLineStart := true
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(frag) > 0 {
+			if atLineStart {
+				if err := s.lineStart(frag); err != nil {
+					return err
+				}
+			}
+			s.add(frag)
+			atLineStart = frag[len(frag)-1] == '\n'
+			if atLineStart {
+				s.line++
+			}
+		}
+		switch {
+		case err == nil || errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, io.EOF):
+			return s.flush()
+		default:
+			return &lineError{line: s.line, err: err}
+		}
+	}
+}
+
+// lineStart looks at the first piece of a line for document markers. A
+// document ends before a `---` line and after a `...` line.
+func (s *splitter) lineStart(frag []byte) error {
+	m := marker(frag)
+	if s.endPending || (m == "---" && (s.cur.content || s.cur.oversize)) {
+		s.endPending = false
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case m == "---":
+		s.cur.content = s.cur.content || hasContent(frag[3:])
+	case m == "...":
+		s.endPending = true
+	case frag[0] != '%' && hasContent(frag):
+		s.cur.content = true
+	}
+	return nil
+}
+
+// flush emits the current document and starts the next one at this line.
+func (s *splitter) flush() error {
+	c := s.cur
+	s.cur = &chunk{start: s.line}
+	if !s.check.done() && c.badLine == 0 && !c.oversize {
+		c.badLine = c.end
+	}
+	c.end = max(c.end, c.start)
+	if !c.content && !c.oversize && c.badLine == 0 {
+		return nil
+	}
+	return s.emit(c)
+}
+
+// add appends a piece of a line to the current document, dropping the
+// document's text once it passes the limit.
+func (s *splitter) add(frag []byte) {
+	c := s.cur
+	c.size += int64(len(frag))
+	c.end = s.line
+	if c.oversize {
+		return
+	}
+	if c.size > s.max {
+		c.oversize, c.blocks = true, nil
+		s.check.done()
+		return
+	}
+	if c.badLine == 0 && !s.check.feed(frag) {
+		c.badLine = s.line
+	}
+	c.blocks = appendBlock(c.blocks, frag)
+}
+
+// appendBlock copies p into fixed-size blocks, so a growing document is never
+// copied and never holds more than one partly empty block.
+func appendBlock(blocks [][]byte, p []byte) [][]byte {
+	for len(p) > 0 {
+		n := len(blocks)
+		if n == 0 || len(blocks[n-1]) == cap(blocks[n-1]) {
+			blocks = append(blocks, make([]byte, 0, readBufferSize))
+			n++
+		}
+		b := blocks[n-1]
+		k := min(cap(b)-len(b), len(p))
+		blocks[n-1] = append(b, p[:k]...)
+		p = p[k:]
+	}
+	return blocks
+}
+
+// reader returns the document's text.
+func (c *chunk) reader() io.Reader {
+	rs := make([]io.Reader, len(c.blocks))
+	for i, b := range c.blocks {
+		rs[i] = bytes.NewReader(b)
+	}
+	return io.MultiReader(rs...)
+}
+
+// marker reports whether a line is a document start or end marker.
+func marker(line []byte) string {
+	if len(line) < 3 {
+		return ""
+	}
+	m := string(line[:3])
+	if m != "---" && m != "..." {
+		return ""
+	}
+	if len(line) == 3 {
+		return m
+	}
+	switch line[3] {
+	case ' ', '\t', '\r', '\n':
+		return m
+	}
+	return ""
+}
+
+// hasContent reports whether a line holds more than blanks and a comment.
+func hasContent(line []byte) bool {
+	t := bytes.TrimLeft(line, " \t\r\n")
+	return len(t) > 0 && t[0] != '#'
+}
+
+// lineError is a read error at a line of the input.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return e.err.Error() }
+func (e *lineError) Unwrap() error { return e.err }
