@@ -121,6 +121,13 @@ func worst(per [][]Result, n int) []Result {
 		return per[0]
 	}
 	out := make([]Result, n)
+	if len(per) == 0 {
+		for i := range out {
+			out[i] = Result{Verdict: Unknown, Trace: []Step{{Layer: LayerInput, Decision: Undecided,
+				Reason: "the workload has no pod template to evaluate"}}}
+		}
+		return out
+	}
 	for ti := 0; ti < n; ti++ {
 		for t := range per {
 			if t == 0 || per[t][ti].Verdict > out[ti].Verdict {

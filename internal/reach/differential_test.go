@@ -29,7 +29,7 @@ func TestDifferential(t *testing.T) {
 		}
 		inv := genInventory(caseRand(seed))
 		t.Logf("seed %d:\n%s", seed, dumpInventory(inv))
-		if diffs := diffEngine(inv, allTargets); len(diffs) > 0 {
+		if diffs := diffEngine(inv, allTargets, nil); len(diffs) > 0 {
 			t.Errorf("seed %d: engine and reference disagree:\n%s", seed, strings.Join(diffs, "\n"))
 		}
 		return
@@ -40,23 +40,35 @@ func TestDifferential(t *testing.T) {
 		next, mismatches atomic.Int64
 		mu               sync.Mutex
 		reports          []string
+		tally            [3]int64 // reference verdicts, to show the cases exercise all three
 		wg               sync.WaitGroup
 	)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
+			var local [3]int64
+			defer func() {
+				mu.Lock()
+				for i := range tally {
+					tally[i] += local[i]
+				}
+				mu.Unlock()
+			}()
 			for {
 				seed := next.Add(1) - 1
 				if seed >= n {
 					return
 				}
 				inv := genInventory(caseRand(uint64(seed)))
-				diffs := diffEngine(inv, allTargets)
+				diffs := diffEngine(inv, allTargets, &local)
 				if len(diffs) == 0 {
 					continue
 				}
 				mismatches.Add(1)
 				mu.Lock()
 				if len(reports) < 5 {
+					if len(diffs) > 6 {
+						diffs = append(diffs[:6], fmt.Sprintf("... and %d more", len(diffs)-6))
+					}
 					reports = append(reports, fmt.Sprintf("seed %d (replay with IMDSGUARD_DIFF_SEED=%d): engine and reference disagree:\n%s\ninventory:\n%s",
 						seed, seed, strings.Join(diffs, "\n"), dumpInventory(inv)))
 				}
@@ -65,7 +77,8 @@ func TestDifferential(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("%d cases, %d mismatches, %v", n, mismatches.Load(), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cases, %d mismatches, %v; reference verdicts per pod shape and target: %d Blocked, %d Unknown, %d Reachable",
+		n, mismatches.Load(), time.Since(start).Round(time.Millisecond), tally[reach.Blocked], tally[reach.Unknown], tally[reach.Reachable])
 	for _, r := range reports {
 		t.Error(r)
 	}
@@ -94,9 +107,19 @@ func caseRand(seed uint64) *rand.Rand {
 // diffEngine evaluates inv with the engine and the reference and describes
 // every difference: verdicts per template and combined, the rules the
 // NetworkPolicy layer names, and which policies select which workloads.
-func diffEngine(inv *model.Inventory, targets []reach.Target) []string {
+// When tally is not nil, the reference verdicts are counted into it.
+func diffEngine(inv *model.Inventory, targets []reach.Target, tally *[3]int64) []string {
 	got := reach.Evaluate(inv, targets)
 	want := refEvaluate(inv, targets)
+	if tally != nil {
+		for _, w := range want.Workloads {
+			for _, per := range w.PerTemplate {
+				for _, o := range per {
+					tally[o.Verdict]++
+				}
+			}
+		}
+	}
 	var diffs []string
 	if len(got.Workloads) != len(want.Workloads) {
 		return []string{fmt.Sprintf("engine has %d workload results, reference %d", len(got.Workloads), len(want.Workloads))}
@@ -118,13 +141,13 @@ func diffEngine(inv *model.Inventory, targets []reach.Target) []string {
 		for i := range w.Templates {
 			for ti := range targets {
 				g, r := gw.PerTemplate[i][ti], rw.PerTemplate[i][ti]
-				where := fmt.Sprintf("%s template[%d] -> %s", name, i, targets[ti])
+				where := func() string { return fmt.Sprintf("%s template[%d] -> %s", name, i, targets[ti]) }
 				if g.Verdict != r.Verdict {
-					diffs = append(diffs, fmt.Sprintf("%s: engine %s, reference %s\n  engine trace:\n%s", where, g.Verdict, r.Verdict, formatTrace(g.Trace)))
+					diffs = append(diffs, fmt.Sprintf("%s: engine %s, reference %s\n  engine trace:\n%s", where(), g.Verdict, r.Verdict, formatTrace(g.Trace)))
 					continue
 				}
 				if gr := networkPolicyRules(g.Trace); !slices.Equal(gr, r.Rules) {
-					diffs = append(diffs, fmt.Sprintf("%s: NetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where, gr, r.Rules, formatTrace(g.Trace)))
+					diffs = append(diffs, fmt.Sprintf("%s: NetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Rules, formatTrace(g.Trace)))
 				}
 			}
 		}

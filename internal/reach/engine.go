@@ -39,15 +39,19 @@ func New(inv *model.Inventory, targets []Target) *Engine {
 		}
 	}
 	for _, s := range inv.Unsupported {
-		switch {
-		case s.ClusterScoped && s.Baseline:
-			e.cluster.baseline = append(e.cluster.baseline, s)
-		case s.ClusterScoped && s.SelectsHostNetwork:
-			e.cluster.host, e.cluster.admin = append(e.cluster.host, s), append(e.cluster.admin, s)
-		case s.ClusterScoped:
-			e.cluster.admin = append(e.cluster.admin, s)
-		default:
+		if !s.ClusterScoped {
 			e.index(s.Ref.Namespace).stubs = append(e.index(s.Ref.Namespace).stubs, s)
+			continue
+		}
+		if s.SelectsHostNetwork {
+			e.cluster.host = append(e.cluster.host, s)
+		}
+		if s.Baseline {
+			e.cluster.baseline = append(e.cluster.baseline, s)
+		} else {
+			// Calico and Cilium cluster-wide kinds also apply to ordinary
+			// pods, ahead of NetworkPolicy, as AdminNetworkPolicy does.
+			e.cluster.admin = append(e.cluster.admin, s)
 		}
 	}
 	return e
@@ -126,7 +130,7 @@ func (e *Engine) evaluate(ns string, t *model.PodTemplate, policies []*model.Net
 		r.Verdict = Unknown
 	}
 	if r.Verdict == Blocked {
-		if why := e.incomplete(ns); why != "" {
+		if why, ok := e.incomplete(ns); ok {
 			r.Verdict = Unknown
 			r.Trace = append(r.Trace, Step{Layer: LayerInput, Decision: Undecided,
 				Reason: "input that could decide this could not be read: " + why})
@@ -192,11 +196,14 @@ func stubStep(stubs []*model.PolicyStub, what string) Step {
 		Reason: fmt.Sprintf("%s %s; imdsguard does not evaluate this kind yet", strings.Join(kindList, ", "), what)}
 }
 
-func (e *Engine) incomplete(ns string) string {
-	var why []string
-	why = append(why, e.inv.Incomplete[""]...)
-	if ns != "" {
-		why = append(why, e.inv.Incomplete[ns]...)
+// incomplete reports whether unreadable input could affect the namespace,
+// and why.
+func (e *Engine) incomplete(ns string) (string, bool) {
+	all, okAll := e.inv.Incomplete[""]
+	mine, okNS := e.inv.Incomplete[ns]
+	if !okAll && !okNS {
+		return "", false
 	}
-	return strings.Join(why, "; ")
+	why := append(append([]string{}, all...), mine...)
+	return strings.Join(why, "; "), true
 }

@@ -83,7 +83,11 @@ func portsMatch(ports []model.Port, t *Target) (tri, string) {
 	}
 	for i := range ports {
 		p := &ports[i]
-		if p.Protocol != t.Protocol || p.Name != "" {
+		proto := p.Protocol
+		if proto == "" {
+			proto = model.TCP // the API's default
+		}
+		if proto != t.Protocol || p.Name != "" {
 			// A named port resolves against the destination pod's container
 			// ports; an ipBlock destination has none.
 			continue
