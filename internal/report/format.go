@@ -1,0 +1,80 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Format names an output format.
+type Format string
+
+// The formats Render knows.
+const (
+	FormatTable Format = "table"
+	FormatJSON  Format = "json"
+	FormatSARIF Format = "sarif"
+)
+
+// Formats returns every format, the default first.
+func Formats() []Format { return []Format{FormatTable, FormatJSON, FormatSARIF} }
+
+// ParseFormat parses a --format value, case-insensitively. The empty string
+// is the default, table.
+func ParseFormat(s string) (Format, error) {
+	if s == "" {
+		return FormatTable, nil
+	}
+	for _, f := range Formats() {
+		if strings.EqualFold(string(f), s) {
+			return f, nil
+		}
+	}
+	names := make([]string, 0, len(Formats()))
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	return "", fmt.Errorf("unknown format %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// Options tune rendering. Only the table format reads them.
+type Options struct {
+	// Color enables ANSI colours. Set it only when the caller knows the
+	// output is a terminal (see IsTerminal) and the user has not opted out.
+	Color bool
+	// Verbose adds the trace of every verdict and the related locations of
+	// every finding.
+	Verbose bool
+}
+
+// Render writes d to w in format f.
+func Render(w io.Writer, d *Document, f Format, o Options) error {
+	if d == nil {
+		return fmt.Errorf("rendering %s: no document", f)
+	}
+	var err error
+	switch f {
+	case FormatTable, "":
+		err = renderTable(w, d, o)
+	case FormatJSON:
+		err = renderJSON(w, d)
+	case FormatSARIF:
+		err = renderSARIF(w, d)
+	default:
+		return fmt.Errorf("rendering: unknown format %q", f)
+	}
+	if err != nil {
+		return fmt.Errorf("rendering %s: %w", f, err)
+	}
+	return nil
+}
+
+// IsTerminal reports whether w is a terminal, the condition for
+// Options.Color.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
