@@ -160,7 +160,7 @@ func (e *Engine) networkPolicyStep(policies []*model.NetworkPolicy, ti int) npOu
 	switch {
 	case len(allows) > 0:
 		return npOutcome{isolated: true, verdict: Reachable, step: Step{Layer: LayerNetworkPolicy, Decision: Allow,
-			Reason: fmt.Sprintf("isolated by %s; allowed by %d rule(s)", names, len(allows)), Rules: allows}}
+			Reason: fmt.Sprintf("isolated by %s; allowed by %s", names, ruleNames(allows)), Rules: allows}}
 	case len(maybes) > 0:
 		return npOutcome{isolated: true, verdict: Unknown, step: Step{Layer: LayerNetworkPolicy, Decision: Undecided,
 			Reason: fmt.Sprintf("isolated by %s; %d rule(s) may allow it, depending on the CNI", names, len(maybes)), Rules: maybes}}
@@ -171,6 +171,19 @@ func (e *Engine) networkPolicyStep(policies []*model.NetworkPolicy, ti int) npOu
 	}
 	return npOutcome{isolated: true, verdict: Blocked, step: Step{Layer: LayerNetworkPolicy, Decision: Deny,
 		Reason: fmt.Sprintf("isolated by %s; no rule allows it", names), Rules: refs}}
+}
+
+// ruleNames names up to three rules, "p egress rule 0, q egress rule 2 and 1 more".
+func ruleNames(refs []RuleRef) string {
+	var s []string
+	for i, r := range refs {
+		if i == 3 {
+			s = append(s, fmt.Sprintf("%d more", len(refs)-3))
+			break
+		}
+		s = append(s, fmt.Sprintf("%s egress rule %d", r.Policy.Name, r.Rule))
+	}
+	return strings.Join(s, ", ")
 }
 
 func policyNames(ps []*model.NetworkPolicy) string {

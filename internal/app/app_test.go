@@ -1,0 +1,235 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/report"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const examples = "../../examples/cluster"
+
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) run {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), cli.Streams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, args)
+	return run{code, out.String(), errOut.String()}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, string(want)); diff != "" {
+		t.Errorf("%s differs (-got +want):\n%s", name, diff)
+	}
+}
+
+func TestScanExamplesTable(t *testing.T) {
+	r := runCLI(t, "", "scan", "--color", "never", examples)
+	if r.code != cli.ExitFindings {
+		t.Fatalf("exit code = %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	golden(t, "examples.table", r.stdout)
+}
+
+// TestExamplesTriggerEveryRule is the promise the examples make: each rule
+// fires at least once, and each scenario gets the verdict it was built for.
+func TestExamplesTriggerEveryRule(t *testing.T) {
+	r := runCLI(t, "", "scan", "-f", "json", examples)
+	if r.code != cli.ExitFindings {
+		t.Fatalf("exit code = %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	fired := map[string]bool{}
+	for _, f := range d.Findings {
+		fired[f.RuleID] = true
+	}
+	for _, rule := range d.Rules {
+		if rule.ID == "IMDS-007" {
+			continue // examples have no undecidable verdict; see TestKeepGoing
+		}
+		if !fired[rule.ID] {
+			t.Errorf("no example triggers %s", rule.ID)
+		}
+	}
+	want := map[string]string{ // workload key -> verdicts for v4, v6
+		"payments/Deployment/checkout":       "Blocked Blocked",
+		"storefront/Deployment/frontend":     "Reachable Reachable",
+		"storefront/StatefulSet/cart":        "Blocked Blocked",
+		"monitoring/DaemonSet/node-exporter": "Reachable Reachable",
+		"legacy/Deployment/billing-report":   "Reachable Reachable",
+		"legacy/ReplicaSet/ledger-6d5f7c9b8": "Reachable Reachable",
+		"batch/Job/reindex":                  "Blocked Blocked",
+		"analytics/Deployment/spark-driver":  "Blocked Reachable",
+	}
+	got := map[string]string{}
+	for _, w := range d.Workloads {
+		k := w.Object.Namespace + "/" + w.Object.Kind + "/" + w.Object.Name
+		if _, ok := want[k]; !ok {
+			continue
+		}
+		var v []string
+		for _, vd := range w.Verdicts {
+			if vd.Target == "169.254.169.254:80/TCP" || vd.Target == "[fd00:ec2::254]:80/TCP" {
+				v = append(v, vd.Verdict.String())
+			}
+		}
+		got[k] = strings.Join(v, " ")
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("verdicts (-got +want):\n%s", diff)
+	}
+	if d.Summary.Suppressed != 2 {
+		t.Errorf("suppressed = %d, want 2 (aws-node's annotation)", d.Summary.Suppressed)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	clean := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d, namespace: a}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: i}]\n"
+	badCIDR := strings.Replace(clean, "  policyTypes: [Egress]\n", "  egress:\n  - to:\n    - ipBlock: {cidr: 10.0.0.0/33}\n", 1)
+	tests := []struct {
+		name   string
+		stdin  string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"clean", clean, []string{"scan", "-"}, 0, ""},
+		{"findings", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", []string{"scan", "-"}, 1, ""},
+		{"findings below threshold", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", []string{"scan", "--fail-on", "critical", "-"}, 0, ""},
+		{"fail-on none", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: [{name: c, image: i}]}\n", []string{"scan", "--fail-on", "none", "-"}, 0, ""},
+		{"input error", badCIDR, []string{"scan", "-"}, 2, "<stdin>:8: NetworkPolicy a/d:"},
+		{"input error keep-going", badCIDR, []string{"scan", "--keep-going", "-"}, 2, "input error"},
+		{"no input", "", []string{"scan"}, 2, "no input"},
+		{"bad format", clean, []string{"scan", "-f", "xml", "-"}, 2, "xml"},
+		{"bad cloud", clean, []string{"scan", "--cloud", "mars", "-"}, 2, "unknown cloud"},
+		{"bad fail-on", clean, []string{"scan", "--fail-on", "severe", "-"}, 2, "severity"},
+		{"bad flag", clean, []string{"scan", "--nope", "-"}, 2, "unknown flag"},
+		{"missing file", "", []string{"scan", "does-not-exist.yaml"}, 2, "does-not-exist.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.stdin, tt.args...)
+			if r.code != tt.code {
+				t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.stderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.stderr, r.stderr)
+			}
+		})
+	}
+}
+
+// TestKeepGoing checks that a broken policy turns the namespace's Blocked
+// verdicts into Unknown instead of leaving them Blocked.
+func TestKeepGoing(t *testing.T) {
+	in := "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: a}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n---\n" +
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: broken, namespace: a}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: not-a-cidr}}]\n---\n" +
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: i}]}\n"
+	r := runCLI(t, in, "scan", "--keep-going", "-f", "json", "--cloud", "aws", "-")
+	if r.code != 2 {
+		t.Fatalf("exit code = %d, want 2; stderr:\n%s", r.code, r.stderr)
+	}
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Complete || len(d.Errors) != 1 {
+		t.Fatalf("complete = %v, errors = %v; want incomplete with 1 error", d.Complete, d.Errors)
+	}
+	for _, v := range d.Workloads[0].Verdicts {
+		if v.Verdict.String() != "Unknown" {
+			t.Errorf("%s: verdict %s, want Unknown", v.Target, v.Verdict)
+		}
+	}
+	found := false
+	for _, f := range d.Findings {
+		found = found || f.RuleID == "IMDS-007"
+	}
+	if !found {
+		t.Error("no IMDS-007 finding for the undecidable verdicts")
+	}
+}
+
+func TestExplain(t *testing.T) {
+	r := runCLI(t, "", "explain", "storefront/deployment/frontend", examples)
+	if r.code != 0 {
+		t.Fatalf("exit code = %d; stderr:\n%s", r.code, r.stderr)
+	}
+	golden(t, "explain-frontend.txt", r.stdout)
+	r = runCLI(t, "", "explain", "storefront/Deployment/nope", examples)
+	if r.code != 2 || !strings.Contains(r.stderr, "no workload") {
+		t.Fatalf("unknown workload: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestSARIFAndJSONFromExamples(t *testing.T) {
+	for _, f := range []string{"json", "sarif"} {
+		r := runCLI(t, "", "scan", "-f", f, examples)
+		if r.code != 1 || !json.Valid([]byte(r.stdout)) {
+			t.Errorf("-f %s: exit %d, valid JSON %v; stderr:\n%s", f, r.code, json.Valid([]byte(r.stdout)), r.stderr)
+		}
+	}
+}
+
+func TestConfigSuppression(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "imdsguard.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: imdsguard.io/v1alpha1\nkind: ScanConfig\nsuppressions:\n- rule: IMDS-002\n  namespace: monitoring\n  reason: node metrics need the host network\n"), 0o644)
+	r := runCLI(t, "", "scan", "-f", "json", "--config", cfg, examples)
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, r.stderr)
+	}
+	for _, f := range d.Findings {
+		if f.RuleID == "IMDS-002" && f.Namespace == "monitoring" {
+			if f.Suppressed == nil || f.Suppressed.By != "config" {
+				t.Errorf("IMDS-002 in monitoring not suppressed by config: %+v", f.Suppressed)
+			}
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("apiVersion: imdsguard.io/v1alpha1\nkind: ScanConfig\nsuppresions: []\n"), 0o644)
+	r = runCLI(t, "", "scan", "--config", bad, examples)
+	if r.code != 2 || !strings.Contains(r.stderr, "suppresions") {
+		t.Errorf("strict config: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestRulesAndVersion(t *testing.T) {
+	r := runCLI(t, "", "rules")
+	if r.code != 0 || !strings.Contains(r.stdout, "IMDS-004") {
+		t.Errorf("rules: code %d, out %q", r.code, r.stdout)
+	}
+	r = runCLI(t, "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "imdsguard ") {
+		t.Errorf("version: code %d, out %q", r.code, r.stdout)
+	}
+}

@@ -1,0 +1,147 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/report"
+	"github.com/imdsguard/imdsguard/internal/synth"
+)
+
+// benchCluster generates (once per size) a synthetic cluster with the given
+// number of namespaces, 10 workloads and 4 NetworkPolicies each.
+func benchCluster(b *testing.B, namespaces int) string {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), "imdsguard-bench", "ns-"+itoa(namespaces))
+	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := synth.Write(dir, synth.Spec{Namespaces: namespaces, WorkloadsPerNS: 10, PoliciesPerNS: 4, Seed: 1, NamespacesPerFile: 10}); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "done"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+func itoa(n int) string {
+	return string(bytes.TrimSpace([]byte(func() string {
+		s := ""
+		for n > 0 {
+			s = string(rune('0'+n%10)) + s
+			n /= 10
+		}
+		return s
+	}())))
+}
+
+// decodeOnly is the baseline: read every file and decode every document
+// into a yaml.Node, in parallel, and nothing else.
+func decodeOnly(dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(files)
+	var mu sync.Mutex
+	var firstErr error
+	docs := 0
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				n, err := decodeFile(f)
+				mu.Lock()
+				docs += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	return docs, firstErr
+}
+
+func decodeFile(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	d := yaml.NewDecoder(f)
+	n := 0
+	for {
+		var node yaml.Node
+		if err := d.Decode(&node); err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+		n++
+	}
+}
+
+func scanOnce(dir string) error {
+	res, err := Run(context.Background(), Options{Paths: []string{dir}})
+	if err != nil {
+		return err
+	}
+	if len(res.InputErrors) > 0 {
+		return res.InputErrors[0]
+	}
+	return report.Render(io.Discard, res.Document(), report.Format("table"), report.Options{})
+}
+
+func benchmarkPair(b *testing.B, namespaces int) {
+	dir := benchCluster(b, namespaces)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeOnly(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			if err := scanOnce(dir); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(namespaces*10), "ns/workload")
+	})
+}
+
+// BenchmarkScan5k is the headline case: 5,000 namespaces, 50,000 workloads
+// and 20,000 NetworkPolicies. Compare scan with decode, measured in one run.
+func BenchmarkScan5k(b *testing.B) { benchmarkPair(b, 5000) }
+
+// BenchmarkScale shows the cost per workload as namespaces grow.
+func BenchmarkScale(b *testing.B) {
+	for _, n := range []int{1000, 5000, 20000} {
+		b.Run("ns="+itoa(n), func(b *testing.B) { benchmarkPair(b, n) })
+	}
+}
