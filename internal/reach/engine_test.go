@@ -257,7 +257,7 @@ func TestEngineTrace(t *testing.T) {
 			policies: []*model.NetworkPolicy{denyA, allow},
 			want: reach.Result{Verdict: reach.Reachable, Trace: []reach.Step{{
 				Layer: reach.LayerNetworkPolicy, Decision: reach.Allow,
-				Reason: "isolated by deny-a, allow-imds; allowed by 2 rule(s)",
+				Reason: "isolated by deny-a, allow-imds; allowed by allow-imds egress rule 1, allow-imds egress rule 2",
 				Rules: []reach.RuleRef{
 					{Policy: allow.Ref, Rule: 1, Source: allow.EgressRules[1].Source, Why: "ipBlock 169.254.0.0/16 contains 169.254.169.254, port 80/TCP"},
 					{Policy: allow.Ref, Rule: 2, Source: allow.EgressRules[2].Source, Why: "ipBlock 169.254.169.254/32 contains 169.254.169.254, no `ports` (every port)"},
