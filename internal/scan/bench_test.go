@@ -1,18 +1,12 @@
 package scan
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
-	"sync"
+	"strconv"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/imdsguard/imdsguard/internal/report"
 	"github.com/imdsguard/imdsguard/internal/synth"
@@ -38,72 +32,7 @@ func benchCluster(b *testing.B, namespaces int) string {
 	return dir
 }
 
-func itoa(n int) string {
-	return string(bytes.TrimSpace([]byte(func() string {
-		s := ""
-		for n > 0 {
-			s = string(rune('0'+n%10)) + s
-			n /= 10
-		}
-		return s
-	}())))
-}
-
-// decodeOnly is the baseline: read every file and decode every document
-// into a yaml.Node, in parallel, and nothing else.
-func decodeOnly(dir string) (int, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return 0, err
-	}
-	sort.Strings(files)
-	var mu sync.Mutex
-	var firstErr error
-	docs := 0
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for i := 0; i < runtime.GOMAXPROCS(0); i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for f := range work {
-				n, err := decodeFile(f)
-				mu.Lock()
-				docs += n
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for _, f := range files {
-		work <- f
-	}
-	close(work)
-	wg.Wait()
-	return docs, firstErr
-}
-
-func decodeFile(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	d := yaml.NewDecoder(f)
-	n := 0
-	for {
-		var node yaml.Node
-		if err := d.Decode(&node); err != nil {
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
-			return n, err
-		}
-		n++
-	}
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 func scanOnce(dir string) error {
 	res, err := Run(context.Background(), Options{Paths: []string{dir}})
@@ -120,7 +49,7 @@ func benchmarkPair(b *testing.B, namespaces int) {
 	dir := benchCluster(b, namespaces)
 	b.Run("decode", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := decodeOnly(dir); err != nil {
+			if _, err := synth.DecodeOnly(dir); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -12,8 +12,15 @@ import (
 const readBufferSize = 64 << 10
 
 // decodeBOM looks at the start of r for a byte order mark and returns a
-// reader of UTF-8 text and the name of the encoding it found.
+// reader of UTF-8 text with LF line breaks, and the name of the encoding
+// it found.
 func decodeBOM(r io.Reader) (*bufio.Reader, string) {
+	br, enc := transcode(r)
+	return bufio.NewReaderSize(&newlineReader{r: br}, readBufferSize), enc
+}
+
+// transcode returns a reader of the UTF-8 text in r.
+func transcode(r io.Reader) (*bufio.Reader, string) {
 	br := bufio.NewReaderSize(r, readBufferSize)
 	head, _ := br.Peek(3)
 	switch {

@@ -63,7 +63,7 @@ func split(r *bufio.Reader, max int64, emit func(*chunk) error) error {
 // document ends before a `---` line and after a `...` line.
 func (s *splitter) lineStart(frag []byte) error {
 	m := marker(frag)
-	if s.endPending || (m == "---" && (s.cur.content || s.cur.oversize)) {
+	if s.endPending || (m == "---" && (s.cur.content || s.cur.oversize || s.cur.badLine > 0)) {
 		s.endPending = false
 		if err := s.flush(); err != nil {
 			return err
@@ -114,13 +114,18 @@ func (s *splitter) add(frag []byte) {
 	c.blocks = appendBlock(c.blocks, frag)
 }
 
-// appendBlock copies p into fixed-size blocks, so a growing document is never
-// copied and never holds more than one partly empty block.
+// appendBlock copies p into blocks that double in size up to the read
+// buffer size, so a growing document is never copied, a small one costs
+// little, and no more than one block is partly empty.
 func appendBlock(blocks [][]byte, p []byte) [][]byte {
 	for len(p) > 0 {
 		n := len(blocks)
 		if n == 0 || len(blocks[n-1]) == cap(blocks[n-1]) {
-			blocks = append(blocks, make([]byte, 0, readBufferSize))
+			size := minBlockSize
+			if n > 0 {
+				size = min(2*cap(blocks[n-1]), readBufferSize)
+			}
+			blocks = append(blocks, make([]byte, 0, size))
 			n++
 		}
 		b := blocks[n-1]
@@ -130,6 +135,9 @@ func appendBlock(blocks [][]byte, p []byte) [][]byte {
 	}
 	return blocks
 }
+
+// minBlockSize is the first block of a document.
+const minBlockSize = 2 << 10
 
 // reader returns the document's text.
 func (c *chunk) reader() io.Reader {

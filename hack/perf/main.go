@@ -1,0 +1,147 @@
+// Command perf measures the performance targets of docs/performance.md:
+// scan time against a decode-only baseline, peak memory against input size,
+// and cost per workload as the number of namespaces grows.
+//
+// Each measurement runs in a fresh child process (this binary with -child),
+// alternating baseline and scan, so both see the same machine load; ratios
+// are taken from medians within one run.
+//
+//	go run ./hack/perf -sizes 1000,5000,20000 -rounds 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/imdsguard/imdsguard/internal/report"
+	"github.com/imdsguard/imdsguard/internal/scan"
+	"github.com/imdsguard/imdsguard/internal/synth"
+)
+
+func main() {
+	child := flag.String("child", "", "internal: run one measurement (decode or scan) on -dir")
+	dir := flag.String("dir", "", "internal: input directory for -child")
+	sizes := flag.String("sizes", "1000,5000,20000", "namespace counts (10 workloads and 4 NetworkPolicies each)")
+	rounds := flag.Int("rounds", 3, "alternating rounds per size; medians are reported")
+	work := flag.String("workdir", filepath.Join(os.TempDir(), "imdsguard-perf"), "where generated clusters are cached")
+	flag.Parse()
+	if *child != "" {
+		if err := runChild(*child, *dir); err != nil {
+			fmt.Fprintln(os.Stderr, "perf child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*sizes, *rounds, *work); err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		os.Exit(1)
+	}
+}
+
+func runChild(mode, dir string) error {
+	switch mode {
+	case "decode":
+		_, err := synth.DecodeOnly(dir)
+		return err
+	case "scan":
+		res, err := scan.Run(context.Background(), scan.Options{Paths: []string{dir}})
+		if err != nil {
+			return err
+		}
+		if len(res.InputErrors) > 0 {
+			return res.InputErrors[0]
+		}
+		return report.Render(io.Discard, res.Document(), "table", report.Options{})
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+type sample struct {
+	wall   time.Duration
+	maxRSS int64 // bytes
+}
+
+func run(sizeList string, rounds int, work string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("machine: %d CPUs, GOMAXPROCS %d, %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Println("| namespaces | workloads | policies | input MB | decode s | scan s | scan/decode | peak RSS MB | RSS/input | scan µs/workload |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, f := range strings.Split(sizeList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("bad size %q", f)
+		}
+		dir := filepath.Join(work, "ns-"+strconv.Itoa(n))
+		st, err := ensure(dir, n)
+		if err != nil {
+			return err
+		}
+		var dec, sc []sample
+		for range rounds {
+			d, err := measure(self, "decode", dir)
+			if err != nil {
+				return err
+			}
+			s, err := measure(self, "scan", dir)
+			if err != nil {
+				return err
+			}
+			dec, sc = append(dec, d), append(sc, s)
+		}
+		md, ms := median(dec), median(sc)
+		in := float64(st.Bytes)
+		fmt.Printf("| %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %.1f | %.2f | %.1f |\n",
+			n, st.Workloads, st.Policies, in/1e6, md.wall.Seconds(), ms.wall.Seconds(),
+			ms.wall.Seconds()/md.wall.Seconds(), float64(ms.maxRSS)/1e6, float64(ms.maxRSS)/in,
+			float64(ms.wall.Microseconds())/float64(st.Workloads))
+	}
+	return nil
+}
+
+func ensure(dir string, n int) (synth.Stats, error) {
+	spec := synth.Spec{Namespaces: n, WorkloadsPerNS: 10, PoliciesPerNS: 4, Seed: 1, NamespacesPerFile: 10}
+	if err := os.RemoveAll(dir); err != nil {
+		return synth.Stats{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return synth.Stats{}, err
+	}
+	return synth.Write(dir, spec)
+}
+
+func measure(self, mode, dir string) (sample, error) {
+	cmd := exec.Command(self, "-child", mode, "-dir", dir)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("%s %s: %w", mode, dir, err)
+	}
+	wall := time.Since(start)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return sample{wall: wall, maxRSS: ru.Maxrss * 1024}, nil
+}
+
+func median(s []sample) sample {
+	walls := make([]time.Duration, len(s))
+	rss := make([]int64, len(s))
+	for i := range s {
+		walls[i], rss[i] = s[i].wall, s[i].maxRSS
+	}
+	slices.Sort(walls)
+	slices.Sort(rss)
+	return sample{wall: walls[len(walls)/2], maxRSS: rss[len(rss)/2]}
+}

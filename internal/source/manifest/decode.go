@@ -1,0 +1,86 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// yamlLine finds the line in a yaml.v3 error message.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// fileState is what the documents of one file share.
+type fileState struct {
+	name     string
+	enc      string
+	limit    int64
+	expanded int // nodes reached through aliases so far
+}
+
+// decodeChunk parses the YAML documents of one chunk and calls fn with the
+// root node of each. Problems with the chunk as a whole come back as an
+// error: their kind and namespace cannot be known.
+func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError {
+	file := in.name
+	at := model.Source{File: file, Line: c.start}
+	switch {
+	case c.oversize:
+		return &InputError{Source: at, Msg: "document exceeds " + sizeName(in.limit) + " limit"}
+	case c.badLine > 0:
+		return &InputError{Source: at.At(c.badLine), Msg: "invalid " + in.enc + " text"}
+	}
+	dec := yaml.NewDecoder(c.reader())
+	for {
+		var root yaml.Node
+		err := safeDecode(dec, &root)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return yamlError(file, c, err)
+		}
+		d := &doc{file: file, base: c.start - 1, last: c.end}
+		if n, msg := checkAliases(&root, &in.expanded); n != nil {
+			return &InputError{Source: d.source(n), Msg: msg}
+		}
+		fn(d, &root)
+	}
+}
+
+// safeDecode turns a panic of the YAML parser into an error, so one hostile
+// document cannot take the whole scan down.
+func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: parser failed: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+// yamlError rewrites a yaml.v3 error to point at the file line.
+func yamlError(file string, c *chunk, err error) *InputError {
+	msg, line := err.Error(), c.start
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		line = min(max(c.start+n-1, c.start), c.end)
+		msg = msg[len(m[0]):]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return &InputError{Source: model.Source{File: file, Line: line}, Msg: "invalid YAML: " + msg}
+}
+
+// sizeName renders a byte count the way the limit flag is usually set.
+func sizeName(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}

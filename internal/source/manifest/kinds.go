@@ -1,0 +1,100 @@
+package manifest
+
+import (
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// class is what the loader makes of a kind.
+type class int
+
+const (
+	classUnknown class = iota
+	classPod
+	classController // runs pods from spec.template
+	classCronJob    // runs pods from spec.jobTemplate.spec.template
+	classNamespace
+	classServiceAccount
+	classNode
+	classNetworkPolicy
+	classStub
+)
+
+// group returns the API group of an apiVersion ("" for the core group).
+func group(apiVersion string) string {
+	g, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return ""
+	}
+	return g
+}
+
+// kindKey is "group/Kind", the key of the tables below.
+func kindKey(apiVersion, kind string) string {
+	return group(apiVersion) + "/" + kind
+}
+
+var classes = map[string]class{
+	"/Pod":                            classPod,
+	"/ReplicationController":          classController,
+	"apps/Deployment":                 classController,
+	"apps/ReplicaSet":                 classController,
+	"apps/StatefulSet":                classController,
+	"apps/DaemonSet":                  classController,
+	"extensions/Deployment":           classController,
+	"extensions/ReplicaSet":           classController,
+	"extensions/DaemonSet":            classController,
+	"batch/Job":                       classController,
+	"batch/CronJob":                   classCronJob,
+	"/Namespace":                      classNamespace,
+	"/ServiceAccount":                 classServiceAccount,
+	"/Node":                           classNode,
+	"networking.k8s.io/NetworkPolicy": classNetworkPolicy,
+	"extensions/NetworkPolicy":        classNetworkPolicy,
+}
+
+// stubKinds are the policy kinds the engine does not evaluate.
+var stubKinds = map[string]model.PolicyStub{
+	"policy.networking.k8s.io/AdminNetworkPolicy":         {ClusterScoped: true},
+	"policy.networking.k8s.io/BaselineAdminNetworkPolicy": {ClusterScoped: true, Baseline: true},
+	"policy.networking.k8s.io/ClusterNetworkPolicy":       {ClusterScoped: true},
+	"cilium.io/CiliumNetworkPolicy":                       {},
+	"cilium.io/CiliumClusterwideNetworkPolicy":            {ClusterScoped: true, SelectsHostNetwork: true},
+	"projectcalico.org/NetworkPolicy":                     {},
+	"crd.projectcalico.org/NetworkPolicy":                 {},
+	"projectcalico.org/GlobalNetworkPolicy":               {ClusterScoped: true, SelectsHostNetwork: true},
+	"crd.projectcalico.org/GlobalNetworkPolicy":           {ClusterScoped: true, SelectsHostNetwork: true},
+}
+
+// foldedKinds are the kinds reported under their controlling owner.
+var foldedKinds = map[string]bool{
+	"/Pod":                  true,
+	"apps/ReplicaSet":       true,
+	"extensions/ReplicaSet": true,
+	"batch/Job":             true,
+}
+
+// classify names the class of a kind; unknown kinds are looked at further
+// by the caller (any kind with a pod template is a workload).
+func classify(apiVersion, kind string) class {
+	key := kindKey(apiVersion, kind)
+	if c, ok := classes[key]; ok {
+		return c
+	}
+	if _, ok := stubKinds[key]; ok {
+		return classStub
+	}
+	return classUnknown
+}
+
+// namespaced reports whether objects of a class live in a namespace.
+func namespaced(c class, apiVersion, kind string) bool {
+	switch c {
+	case classNamespace, classNode, classUnknown:
+		return false
+	case classStub:
+		return !stubKinds[kindKey(apiVersion, kind)].ClusterScoped
+	}
+	return true
+}

@@ -1,0 +1,115 @@
+package manifest
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// DefaultMaxDocumentBytes is the largest YAML document read when
+// Options.MaxDocumentBytes is zero.
+const DefaultMaxDocumentBytes = 32 << 20
+
+// Options tune Load.
+type Options struct {
+	// MaxDocumentBytes is the largest document accepted; a larger one is an
+	// input error, found without holding more than this in memory. Zero
+	// means DefaultMaxDocumentBytes.
+	MaxDocumentBytes int64
+	// Stdin is read for the path "-".
+	Stdin io.Reader
+}
+
+// Result is what Load read.
+type Result struct {
+	Inventory *model.Inventory
+	// Errors lists every input problem, by file (in the order read) and line.
+	Errors []*InputError
+	// Files are the files read, in order.
+	Files []string
+	// Skipped are the files passed over while walking directories.
+	Skipped []string
+	// Unknown are the objects of kinds that play no part in the verdict.
+	Unknown []UnknownObject
+}
+
+// Load reads manifests from files, directories (walked for *.yaml, *.yml
+// and *.json) and "-" (stdin). Files are read in parallel and merged in the
+// order given, so the result does not depend on scheduling. Problems never
+// stop the load: they are returned in Result.Errors, and the scopes they
+// affect are marked incomplete in the inventory.
+func Load(ctx context.Context, paths []string, opts Options) *Result {
+	if opts.MaxDocumentBytes <= 0 {
+		opts.MaxDocumentBytes = DefaultMaxDocumentBytes
+	}
+	inputs, skipped := expand(paths)
+	files := readAll(ctx, inputs, opts)
+	res := &Result{Inventory: model.NewInventory(), Skipped: skipped}
+	order := map[string]int{}
+	var entries []*workloadEntry
+	for i, c := range files {
+		order[inputs[i].name] = i
+		if inputs[i].err == nil {
+			res.Files = append(res.Files, inputs[i].name)
+		}
+		res.merge(c)
+		entries = append(entries, c.workloads...)
+	}
+	res.fold(entries)
+	sort.SliceStable(res.Errors, func(i, j int) bool {
+		a, b := res.Errors[i].Source, res.Errors[j].Source
+		if order[a.File] != order[b.File] {
+			return order[a.File] < order[b.File]
+		}
+		return a.Line < b.Line
+	})
+	return res
+}
+
+// readAll reads the inputs with GOMAXPROCS workers.
+func readAll(ctx context.Context, inputs []input, opts Options) []*collected {
+	out := make([]*collected, len(inputs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i] = read(ctx, inputs[i], opts)
+			}
+		})
+	}
+	for i := range inputs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// merge adds one file's objects to the inventory. Workloads are added
+// later, once owners are known.
+func (r *Result) merge(c *collected) {
+	inv := r.Inventory
+	r.Errors = append(r.Errors, c.errs...)
+	for _, m := range c.marks {
+		inv.MarkIncomplete(m.scope, m.why)
+	}
+	for _, ns := range c.namespaces {
+		inv.Namespace(ns)
+	}
+	for _, d := range c.declared {
+		*inv.Namespace(d.Name) = *d
+	}
+	inv.NetworkPolicies = append(inv.NetworkPolicies, c.policies...)
+	inv.ServiceAccounts = append(inv.ServiceAccounts, c.accounts...)
+	inv.Nodes = append(inv.Nodes, c.nodes...)
+	inv.Unsupported = append(inv.Unsupported, c.stubs...)
+	for _, u := range c.unknown {
+		inv.UnknownKinds[u.Ref.APIVersion+"/"+u.Ref.Kind]++
+	}
+	r.Unknown = append(r.Unknown, c.unknown...)
+}

@@ -1,0 +1,57 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// read reads one input file into a collection of its objects.
+func read(ctx context.Context, in input, opts Options) *collected {
+	c := &collected{}
+	if in.err != nil {
+		c.fail(in.err, "", true)
+		return c
+	}
+	r, err := open(in, opts)
+	if err != nil {
+		c.fail(pathError(in.name, err), "", true)
+		return c
+	}
+	defer r.Close()
+	br, enc := decodeBOM(r)
+	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes}
+	err = split(br, state.limit, func(ch *chunk) error {
+		if err := ctx.Err(); err != nil {
+			return &lineError{line: ch.start, err: err}
+		}
+		e := decodeChunk(state, ch, func(d *doc, root *yaml.Node) {
+			c.readDocument(d, root)
+		})
+		if e != nil {
+			c.fail(e, "", true)
+		}
+		return nil
+	})
+	var le *lineError
+	if errors.As(err, &le) {
+		c.fail(&InputError{Source: model.Source{File: in.name, Line: le.line}, Msg: "read failed: " + le.err.Error()}, "", true)
+	}
+	return c
+}
+
+// open opens an input; "-" is stdin.
+func open(in input, opts Options) (io.ReadCloser, error) {
+	if in.path != "-" {
+		return os.Open(in.path)
+	}
+	if opts.Stdin == nil {
+		return nil, errors.New("no stdin available")
+	}
+	return io.NopCloser(opts.Stdin), nil
+}
