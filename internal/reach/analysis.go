@@ -13,6 +13,11 @@ type Analysis struct {
 	// Selects maps each egress NetworkPolicy to the workloads it selects.
 	Selects map[*model.NetworkPolicy][]*WorkloadResult
 	engine  *Engine
+	inv     *model.Inventory
+	// extra answers for targets outside Targets, such as the node-local
+	// services that must stay reachable; built on first use.
+	extra        *Engine
+	extraTargets []Target
 }
 
 // WorkloadResult holds a workload's verdicts, one per target, and the egress
@@ -26,6 +31,8 @@ type WorkloadResult struct {
 	// PerTemplate holds the results of each pod shape, indexed like
 	// Workload.Templates.
 	PerTemplate [][]Result
+	// TemplatePolicies holds the egress policies selecting each pod shape.
+	TemplatePolicies [][]*model.NetworkPolicy
 }
 
 // Engine returns the engine behind the analysis, for follow-up questions.
@@ -34,7 +41,7 @@ func (a *Analysis) Engine() *Engine { return a.engine }
 // Evaluate answers every workload in the inventory for every target.
 func Evaluate(inv *model.Inventory, targets []Target) *Analysis {
 	e := New(inv, targets)
-	a := &Analysis{Targets: targets, Selects: map[*model.NetworkPolicy][]*WorkloadResult{}, engine: e}
+	a := &Analysis{Targets: targets, Selects: map[*model.NetworkPolicy][]*WorkloadResult{}, engine: e, inv: inv}
 	a.Workloads = make([]*WorkloadResult, len(inv.Workloads))
 	for i, w := range inv.Workloads {
 		wr := &WorkloadResult{Workload: w}
@@ -69,8 +76,11 @@ func Evaluate(inv *model.Inventory, targets []Target) *Analysis {
 	for _, wr := range a.Workloads {
 		w := wr.Workload
 		wr.PerTemplate = make([][]Result, len(w.Templates))
+		wr.TemplatePolicies = make([][]*model.NetworkPolicy, len(w.Templates))
 		for t := range w.Templates {
-			wr.PerTemplate[t] = memo.pod(w.Ref.Namespace, &w.Templates[t], selecting[podRef{w: wr, t: t}])
+			ps := selecting[podRef{w: wr, t: t}]
+			wr.TemplatePolicies[t] = ps
+			wr.PerTemplate[t] = memo.pod(w.Ref.Namespace, &w.Templates[t], ps)
 		}
 		wr.Results = worst(wr.PerTemplate, len(targets))
 	}
@@ -136,6 +146,19 @@ func worst(per [][]Result, n int) []Result {
 		}
 	}
 	return out
+}
+
+// Extra evaluates one workload against targets outside Targets (always the
+// same slice for one Analysis), combining its pod shapes as Results does.
+func (a *Analysis) Extra(wr *WorkloadResult, targets []Target) []Result {
+	if a.extra == nil || len(a.extraTargets) != len(targets) {
+		a.extra, a.extraTargets = New(a.inv, targets), targets
+	}
+	per := make([][]Result, len(wr.Workload.Templates))
+	for t := range wr.Workload.Templates {
+		per[t] = a.extra.Pod(wr.Workload.Ref.Namespace, &wr.Workload.Templates[t], wr.TemplatePolicies[t])
+	}
+	return worst(per, len(targets))
 }
 
 // Selecting returns the egress policies in a namespace that select a set of

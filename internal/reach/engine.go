@@ -88,89 +88,129 @@ func compile(np *model.NetworkPolicy, targets []Target) []policyVerdict {
 }
 
 // Pod evaluates one pod shape in a namespace against every target. policies
-// must be the egress policies that select the pod (see Selecting).
+// must be the egress policies that select the pod (see Selecting). Results
+// for different targets share trace steps where they are equal; they must
+// not be modified.
 func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy) []Result {
 	out := make([]Result, len(e.targets))
+	pe := podEval{e: e, ns: ns, policies: policies}
 	for ti := range e.targets {
-		out[ti] = e.evaluate(ns, t, policies, ti)
+		if t.HostNetwork {
+			out[ti] = e.hostNetwork()
+		} else {
+			out[ti] = pe.evaluate(ti)
+		}
 	}
 	return out
 }
 
-func (e *Engine) evaluate(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, ti int) Result {
-	if t.HostNetwork {
-		r := Result{Verdict: Reachable, Trace: []Step{{Layer: LayerHostNetwork, Decision: Allow,
-			Reason: "the pod uses the host network, so NetworkPolicy does not apply to it"}}}
-		if len(e.cluster.host) > 0 {
-			r.Verdict = Unknown
-			r.Trace = append(r.Trace, stubStep(e.cluster.host, "can apply to host-network pods"))
-		}
-		return r
+var (
+	hostStep = Step{Layer: LayerHostNetwork, Decision: Allow,
+		Reason: "the pod uses the host network, so NetworkPolicy does not apply to it"}
+	notIsolatedStep = Step{Layer: LayerNetworkPolicy, Decision: NoOpinion,
+		Reason: "no NetworkPolicy selects the pod for egress, so all egress is allowed"}
+	hostTrace        = []Step{hostStep}
+	notIsolatedTrace = []Step{notIsolatedStep}
+)
+
+func (e *Engine) hostNetwork() Result {
+	if len(e.cluster.host) == 0 {
+		return Result{Verdict: Reachable, Trace: hostTrace}
 	}
-	var r Result
-	// An unevaluated policy kind that comes before NetworkPolicy, or sits
-	// beside it in the namespace, may override either answer.
-	overridden := false
-	if len(e.cluster.admin) > 0 {
-		r.Trace = append(r.Trace, stubStep(e.cluster.admin, "is evaluated before NetworkPolicy and may allow or deny"))
-		overridden = true
-	}
-	if ix := e.ns[ns]; ix != nil && len(ix.stubs) > 0 {
-		r.Trace = append(r.Trace, stubStep(ix.stubs, "selects pods in this namespace"))
-		overridden = true
-	}
-	np := e.networkPolicyStep(policies, ti)
-	r.Trace = append(r.Trace, np.step)
-	r.Verdict = np.verdict
-	if !np.isolated && len(e.cluster.baseline) > 0 {
-		r.Trace = append(r.Trace, stubStep(e.cluster.baseline, "decides for pods that no NetworkPolicy isolates"))
-		overridden = true
-	}
-	if overridden {
-		r.Verdict = Unknown
-	}
-	if r.Verdict == Blocked {
-		if why, ok := e.incomplete(ns); ok {
-			r.Verdict = Unknown
-			r.Trace = append(r.Trace, Step{Layer: LayerInput, Decision: Undecided,
-				Reason: "input that could decide this could not be read: " + why})
-		}
-	}
-	return r
+	return Result{Verdict: Unknown, Trace: []Step{hostStep, stubStep(e.cluster.host, "can apply to host-network pods")}}
 }
 
-type npOutcome struct {
-	step     Step
-	verdict  Verdict
-	isolated bool
+// podEval evaluates one pod shape target by target, building the parts of
+// the trace that do not depend on the target only once.
+type podEval struct {
+	e        *Engine
+	ns       string
+	policies []*model.NetworkPolicy
+	prefix   []Step // steps of unevaluated kinds that come first
+	prefixOK bool
+	names    string
+	deny     []Step // the whole trace of a Blocked verdict
 }
 
-func (e *Engine) networkPolicyStep(policies []*model.NetworkPolicy, ti int) npOutcome {
-	if len(policies) == 0 {
-		return npOutcome{verdict: Reachable, step: Step{Layer: LayerNetworkPolicy, Decision: NoOpinion,
-			Reason: "no NetworkPolicy selects the pod for egress, so all egress is allowed"}}
+func (pe *podEval) evaluate(ti int) Result {
+	e := pe.e
+	if !pe.prefixOK {
+		pe.prefixOK = true
+		// An unevaluated policy kind that comes before NetworkPolicy, or sits
+		// beside it in the namespace, may override either answer.
+		if len(e.cluster.admin) > 0 {
+			pe.prefix = append(pe.prefix, stubStep(e.cluster.admin, "is evaluated before NetworkPolicy and may allow or deny"))
+		}
+		if ix := e.ns[pe.ns]; ix != nil && len(ix.stubs) > 0 {
+			pe.prefix = append(pe.prefix, stubStep(ix.stubs, "selects pods in this namespace"))
+		}
 	}
+	if len(pe.policies) == 0 {
+		if len(pe.prefix) == 0 && len(e.cluster.baseline) == 0 {
+			return Result{Verdict: Reachable, Trace: notIsolatedTrace}
+		}
+		trace := append(append([]Step{}, pe.prefix...), notIsolatedStep)
+		if len(e.cluster.baseline) > 0 {
+			trace = append(trace, stubStep(e.cluster.baseline, "decides for pods that no NetworkPolicy isolates"))
+		}
+		return Result{Verdict: Unknown, Trace: trace}
+	}
+	verdict, step, shared := pe.networkPolicyStep(ti)
+	if len(pe.prefix) > 0 {
+		return Result{Verdict: Unknown, Trace: append(append([]Step{}, pe.prefix...), step)}
+	}
+	if verdict == Blocked {
+		if why, ok := e.incomplete(pe.ns); ok {
+			return Result{Verdict: Unknown, Trace: []Step{step, {Layer: LayerInput, Decision: Undecided,
+				Reason: "input that could decide this could not be read: " + why}}}
+		}
+		return Result{Verdict: Blocked, Trace: shared}
+	}
+	return Result{Verdict: verdict, Trace: []Step{step}}
+}
+
+// networkPolicyStep decides for an isolated pod. For Blocked it also returns
+// the one-step trace shared by every target.
+func (pe *podEval) networkPolicyStep(ti int) (Verdict, Step, []Step) {
+	e := pe.e
 	var allows, maybes []RuleRef
-	for _, p := range policies {
+	for _, p := range pe.policies {
 		pv := e.compiled[p][ti]
-		allows = append(allows, pv.allows...)
-		maybes = append(maybes, pv.maybes...)
+		allows = appendShared(allows, pv.allows)
+		maybes = appendShared(maybes, pv.maybes)
 	}
-	names := policyNames(policies)
+	if pe.names == "" {
+		pe.names = policyNames(pe.policies)
+	}
 	switch {
 	case len(allows) > 0:
-		return npOutcome{isolated: true, verdict: Reachable, step: Step{Layer: LayerNetworkPolicy, Decision: Allow,
-			Reason: fmt.Sprintf("isolated by %s; allowed by %s", names, ruleNames(allows)), Rules: allows}}
+		return Reachable, Step{Layer: LayerNetworkPolicy, Decision: Allow,
+			Reason: fmt.Sprintf("isolated by %s; allowed by %s", pe.names, ruleNames(allows)), Rules: allows}, nil
 	case len(maybes) > 0:
-		return npOutcome{isolated: true, verdict: Unknown, step: Step{Layer: LayerNetworkPolicy, Decision: Undecided,
-			Reason: fmt.Sprintf("isolated by %s; %d rule(s) may allow it, depending on the CNI", names, len(maybes)), Rules: maybes}}
+		return Unknown, Step{Layer: LayerNetworkPolicy, Decision: Undecided,
+			Reason: fmt.Sprintf("isolated by %s; %d rule(s) may allow it, depending on the CNI", pe.names, len(maybes)), Rules: maybes}, nil
 	}
-	refs := make([]RuleRef, len(policies))
-	for i, p := range policies {
-		refs[i] = RuleRef{Policy: p.Ref, Rule: -1, Source: p.Source}
+	if pe.deny == nil {
+		refs := make([]RuleRef, len(pe.policies))
+		for i, p := range pe.policies {
+			refs[i] = RuleRef{Policy: p.Ref, Rule: -1, Source: p.Source}
+		}
+		pe.deny = []Step{{Layer: LayerNetworkPolicy, Decision: Deny,
+			Reason: fmt.Sprintf("isolated by %s; no rule allows it", pe.names), Rules: refs}}
 	}
-	return npOutcome{isolated: true, verdict: Blocked, step: Step{Layer: LayerNetworkPolicy, Decision: Deny,
-		Reason: fmt.Sprintf("isolated by %s; no rule allows it", names), Rules: refs}}
+	return Blocked, pe.deny[0], pe.deny
+}
+
+// appendShared appends b to a, reusing b itself when a is empty so that a
+// single policy's compiled rule list is shared, not copied.
+func appendShared(a, b []RuleRef) []RuleRef {
+	if len(a) == 0 {
+		return b[:len(b):len(b)]
+	}
+	if len(b) == 0 {
+		return a
+	}
+	return append(a[:len(a):len(a)], b...)
 }
 
 // ruleNames names up to three rules, "p egress rule 0, q egress rule 2 and 1 more".

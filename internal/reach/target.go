@@ -17,10 +17,14 @@ type Target struct {
 	Port      int32
 	Protocol  model.Protocol
 	Endpoints []endpoints.Endpoint
+	name      string // String(), rendered once
 }
 
 // String renders "addr:port/proto".
 func (t Target) String() string {
+	if t.name != "" {
+		return t.name
+	}
 	return netip.AddrPortFrom(t.Addr, uint16(t.Port)).String() + "/" + string(t.Protocol)
 }
 
@@ -55,6 +59,9 @@ func Targets(eps []endpoints.Endpoint) []Target {
 		}
 		idx[k] = len(out)
 		out = append(out, Target{Addr: e.Addr, Port: e.Port, Protocol: e.Protocol, Endpoints: []endpoints.Endpoint{e}})
+	}
+	for i := range out {
+		out[i].name = out[i].String()
 	}
 	return out
 }

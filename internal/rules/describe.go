@@ -9,9 +9,9 @@ import (
 )
 
 // metadataTargets returns the indexes of the targets that are metadata
-// endpoints (not keep-open services).
+// endpoints (not keep-open services, should a caller mix them in).
 func metadataTargets(a *reach.Analysis) []int {
-	var out []int
+	out := make([]int, 0, len(a.Targets))
 	for i, t := range a.Targets {
 		if !t.KeepOpen() {
 			out = append(out, i)
@@ -56,12 +56,14 @@ func joinRefs(refs []model.ObjectRef) string {
 }
 
 func dedupLocations(ls []Location) []Location {
-	seen := map[string]bool{}
-	var out []Location
+	if len(ls) < 2 {
+		return ls
+	}
+	seen := make(map[Location]bool, len(ls))
+	out := ls[:0:0]
 	for _, l := range ls {
-		k := l.Object.String() + "|" + l.Source.String() + "|" + l.Note
-		if !seen[k] {
-			seen[k] = true
+		if !seen[l] {
+			seen[l] = true
 			out = append(out, l)
 		}
 	}

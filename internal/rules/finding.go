@@ -43,6 +43,9 @@ type Finding struct {
 type Context struct {
 	Inventory *model.Inventory
 	Analysis  *reach.Analysis
+	// KeepOpen are the node-local services that must stay reachable; they
+	// are evaluated on demand with Analysis.Extra.
+	KeepOpen []reach.Target
 }
 
 // Run runs every rule of the registry and returns the findings in a stable

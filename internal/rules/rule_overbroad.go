@@ -29,6 +29,7 @@ func init() {
 func checkOverbroad(ctx *Context) []Finding {
 	a := ctx.Analysis
 	var out []Finding
+	cache := map[*reach.WorkloadResult][]reach.Result{}
 	for _, np := range ctx.Inventory.NetworkPolicies {
 		if !np.Egress {
 			continue
@@ -37,16 +38,19 @@ func checkOverbroad(ctx *Context) []Finding {
 		var blockAt model.Source
 		var raw []string
 		affected := map[model.ObjectRef]bool{}
-		for ti, t := range a.Targets {
-			if !t.KeepOpen() {
-				continue
-			}
-			blocks := reach.Excepts(np, &a.Targets[ti])
+		for ti := range ctx.KeepOpen {
+			t := &ctx.KeepOpen[ti]
+			blocks := reach.Excepts(np, t)
 			if len(blocks) == 0 {
 				continue
 			}
 			for _, wr := range a.Selects[np] {
-				if wr.Results[ti].Verdict != reach.Blocked {
+				res, ok := cache[wr]
+				if !ok {
+					res = a.Extra(wr, ctx.KeepOpen)
+					cache[wr] = res
+				}
+				if res[ti].Verdict != reach.Blocked {
 					continue
 				}
 				broken[fmt.Sprintf("%s %s", t.Endpoints[0].Service, t)] = true
@@ -54,7 +58,7 @@ func checkOverbroad(ctx *Context) []Finding {
 				if blockAt.File == "" && blockAt.Cluster == "" {
 					blockAt = blocks[0].Source
 				}
-				raw = append(raw, exceptsCovering(blocks, t)...)
+				raw = append(raw, exceptsCovering(blocks, *t)...)
 			}
 		}
 		if len(broken) == 0 {

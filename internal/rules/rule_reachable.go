@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/reach"
@@ -30,25 +29,31 @@ func init() {
 func checkReachable(ctx *Context) []Finding {
 	a := ctx.Analysis
 	meta := metadataTargets(a)
+	// Results share their traces, so the rules behind them are described
+	// once per trace rather than once per workload.
+	described := map[traceSet]related{}
 	var out []Finding
 	for _, wr := range a.Workloads {
-		var open []string
-		var related []Location
-		reason := ""
-		for _, ti := range meta {
-			r := wr.Results[ti]
-			if r.Verdict != reach.Reachable {
-				continue
-			}
-			open = append(open, a.Targets[ti].String())
-			related = append(related, allowers(r)...)
-			if reason == "" {
-				reason = decidingReason(r)
+		var key traceSet
+		n := 0
+		for i, ti := range meta {
+			if r := wr.Results[ti]; r.Verdict == reach.Reachable {
+				if n < len(key.steps) {
+					key.steps[n] = &r.Trace[0]
+				}
+				key.targets |= 1 << (i % 64)
+				n++
 			}
 		}
-		if len(open) == 0 {
+		if n == 0 {
 			continue
 		}
+		rel, ok := described[key]
+		if !ok || n > len(key.steps) || len(meta) > 64 {
+			rel = describeReachable(a, wr, meta)
+			described[key] = rel
+		}
+		open, reason := rel.targets, rel.reason
 		sev := High
 		if wr.Workload.HostNetwork() {
 			sev = Critical
@@ -58,9 +63,40 @@ func checkReachable(ctx *Context) []Finding {
 			Object:   wr.Workload.Ref,
 			Source:   wr.Workload.Source,
 			Targets:  open,
-			Related:  dedupLocations(related),
-			Message:  fmt.Sprintf("%s can reach %s: %s", wr.Workload.Ref, strings.Join(open, ", "), reason),
+			Related:  rel.locations,
+			Message:  wr.Workload.Ref.String() + " can reach " + strings.Join(open, ", ") + ": " + reason,
 		})
 	}
 	return out
+}
+
+// traceSet identifies the traces behind a workload's Reachable verdicts.
+// Workloads with the same traces get the same description, shared.
+type traceSet struct {
+	steps   [4]*reach.Step
+	targets uint64
+}
+
+type related struct {
+	targets   []string
+	locations []Location
+	reason    string
+}
+
+func describeReachable(a *reach.Analysis, wr *reach.WorkloadResult, meta []int) related {
+	var rel related
+	var locs []Location
+	for _, ti := range meta {
+		r := wr.Results[ti]
+		if r.Verdict != reach.Reachable {
+			continue
+		}
+		rel.targets = append(rel.targets, a.Targets[ti].String())
+		locs = append(locs, allowers(r)...)
+		if rel.reason == "" {
+			rel.reason = decidingReason(r)
+		}
+	}
+	rel.locations = dedupLocations(locs)
+	return rel
 }

@@ -46,6 +46,8 @@ type Result struct {
 	Skipped     []string
 	Registry    *rules.Registry
 	Version     string
+	// KeepOpen are the node-local services checked for over-broad blocks.
+	KeepOpen []reach.Target
 }
 
 // Run loads the inputs and evaluates them. Input errors do not stop it: they
@@ -68,14 +70,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	inv := loaded.Inventory
 	clouds := cloudFor(inv)
-	targets := reach.Targets(append(eps(clouds), endpoints.KeepOpen(clouds...)...))
+	targets := reach.Targets(eps(clouds))
 	reach.SortTargets(targets)
+	keepOpen := reach.Targets(endpoints.KeepOpen(clouds...))
+	reach.SortTargets(keepOpen)
 	a := reach.Evaluate(inv, targets)
 	reg := rules.Default()
-	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a})
+	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: keepOpen})
 	warnings := reg.Suppress(findings, inv, cfg)
 	return &Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: clouds, InputErrors: loaded.Errors,
-		Warnings: warnings, Files: loaded.Files, Skipped: loaded.Skipped, Registry: reg, Version: o.Version}, nil
+		Warnings: warnings, Files: loaded.Files, Skipped: loaded.Skipped, Registry: reg, Version: o.Version, KeepOpen: keepOpen}, nil
 }
 
 // endpointPlan validates the cloud and endpoint options up front, and

@@ -66,11 +66,13 @@ func Write(w io.Writer, res *scan.Result, wr *reach.WorkloadResult, keepOpen boo
 		}
 		fmt.Fprintf(w, "  selected for egress by: %s\n", strings.Join(names, ", "))
 	}
-	for ti, t := range res.Analysis.Targets {
-		if t.KeepOpen() && !keepOpen {
-			continue
-		}
-		r := wr.Results[ti]
+	targets, results := res.Analysis.Targets, wr.Results
+	if keepOpen {
+		targets = append(append([]reach.Target{}, targets...), res.KeepOpen...)
+		results = append(append([]reach.Result{}, results...), res.Analysis.Extra(wr, res.KeepOpen)...)
+	}
+	for ti, t := range targets {
+		r := results[ti]
 		fmt.Fprintf(w, "\n%s %s — %s\n", t, describe(t), r.Verdict)
 		for i, st := range r.Trace {
 			fmt.Fprintf(w, "  %d. %s: %s. %s\n", i+1, st.Layer, st.Decision, sentence(st.Reason))

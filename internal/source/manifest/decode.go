@@ -47,8 +47,12 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 			return yamlError(file, c, err)
 		}
 		d := &doc{file: file, base: c.start - 1, last: c.end}
-		if n, msg := checkAliases(&root, &in.expanded); n != nil {
-			return &InputError{Source: d.source(n), Msg: msg}
+		// Without an anchor there can be no alias (yaml.v3 refuses an
+		// unknown one), so most documents need no expansion walk.
+		if c.anchors {
+			if n, msg := checkAliases(&root, &in.expanded); n != nil {
+				return &InputError{Source: d.source(n), Msg: msg}
+			}
 		}
 		fn(d, &root)
 	}

@@ -17,6 +17,9 @@ type chunk struct {
 	oversize bool // the document grew past the limit; blocks were dropped
 	badLine  int  // first line that is not valid text, or 0
 	content  bool // holds something other than blanks, comments and directives
+	// anchors is true when the text holds an '&', so the document may
+	// declare anchors and therefore use aliases.
+	anchors bool
 }
 
 // splitter cuts a stream into documents line by line, so that no document
@@ -110,6 +113,9 @@ func (s *splitter) add(frag []byte) {
 	}
 	if c.badLine == 0 && !s.check.feed(frag) {
 		c.badLine = s.line
+	}
+	if !c.anchors && bytes.IndexByte(frag, '&') >= 0 {
+		c.anchors = true
 	}
 	c.blocks = appendBlock(c.blocks, frag)
 }
