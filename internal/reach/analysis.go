@@ -2,6 +2,7 @@ package reach
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 )
@@ -18,6 +19,7 @@ type Analysis struct {
 	// services that must stay reachable; built on first use.
 	extra        *Engine
 	extraTargets []Target
+	extraMu      sync.Mutex
 }
 
 // WorkloadResult holds a workload's verdicts, one per target, and the egress
@@ -151,12 +153,15 @@ func worst(per [][]Result, n int) []Result {
 // Extra evaluates one workload against targets outside Targets (always the
 // same slice for one Analysis), combining its pod shapes as Results does.
 func (a *Analysis) Extra(wr *WorkloadResult, targets []Target) []Result {
+	a.extraMu.Lock()
 	if a.extra == nil || len(a.extraTargets) != len(targets) {
 		a.extra, a.extraTargets = New(a.inv, targets), targets
 	}
+	extra := a.extra
+	a.extraMu.Unlock()
 	per := make([][]Result, len(wr.Workload.Templates))
 	for t := range wr.Workload.Templates {
-		per[t] = a.extra.Pod(wr.Workload.Ref.Namespace, &wr.Workload.Templates[t], wr.TemplatePolicies[t])
+		per[t] = extra.Pod(wr.Workload.Ref.Namespace, &wr.Workload.Templates[t], wr.TemplatePolicies[t])
 	}
 	return worst(per, len(targets))
 }

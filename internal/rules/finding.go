@@ -2,6 +2,7 @@ package rules
 
 import (
 	"sort"
+	"sync"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
@@ -51,9 +52,17 @@ type Context struct {
 // Run runs every rule of the registry and returns the findings in a stable
 // order: by namespace, object, then rule.
 func (r *Registry) Run(ctx *Context) []Finding {
+	// Checks only read the context, so they run side by side; findings are
+	// gathered in rule order.
+	per := make([][]Finding, len(r.rules))
+	var wg sync.WaitGroup
+	for i, rule := range r.rules {
+		wg.Go(func() { per[i] = rule.Check(ctx) })
+	}
+	wg.Wait()
 	var out []Finding
-	for _, rule := range r.rules {
-		for _, f := range rule.Check(ctx) {
+	for i, rule := range r.rules {
+		for _, f := range per[i] {
 			f.RuleID = rule.ID
 			if f.Namespace == "" {
 				f.Namespace = f.Object.Namespace
