@@ -5,6 +5,7 @@ IMDSGUARD_DIFF_CASES ?= 200000
 export IMDSGUARD_DIFF_CASES
 
 .PHONY: all build demo test vet lint fuzz bench perf docs
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
 
@@ -17,13 +18,16 @@ demo:
 
 # Every test: vet, gofmt, unit and integration tests, the 200,000-case
 # differential test of the engine, and short runs of every fuzz target.
-test: vet
+test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
 	$(GO) test -count=1 ./...
 	hack/fuzz-smoke.sh 10s
 
 vet:
 	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 fuzz:
 	hack/fuzz-smoke.sh 60s

@@ -20,10 +20,6 @@ func metadataTargets(a *reach.Analysis) []int {
 	return out
 }
 
-func targetLabel(t reach.Target) string {
-	return fmt.Sprintf("%s (%s)", t, t.IDs())
-}
-
 // allowers returns the rules that allowed a result, as related locations.
 func allowers(r reach.Result) []Location {
 	var out []Location

@@ -4,8 +4,6 @@ import (
 	"context"
 	"maps"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,12 +69,18 @@ func (l *loader) readers(groups servedGroups) []func(context.Context) {
 		func(ctx context.Context) {
 			l.list(ctx, resAccounts, page(core.ServiceAccounts(ns).List), each(l.serviceAccount))
 		},
-		func(ctx context.Context) { l.list(ctx, resDeployments, page(apps.Deployments(ns).List), each(l.deployment)) },
+		func(ctx context.Context) {
+			l.list(ctx, resDeployments, page(apps.Deployments(ns).List), each(l.deployment))
+		},
 		func(ctx context.Context) {
 			l.list(ctx, resStatefulSets, page(apps.StatefulSets(ns).List), each(l.statefulSet))
 		},
-		func(ctx context.Context) { l.list(ctx, resDaemonSets, page(apps.DaemonSets(ns).List), each(l.daemonSet)) },
-		func(ctx context.Context) { l.list(ctx, resReplicaSets, page(apps.ReplicaSets(ns).List), each(l.replicaSet)) },
+		func(ctx context.Context) {
+			l.list(ctx, resDaemonSets, page(apps.DaemonSets(ns).List), each(l.daemonSet))
+		},
+		func(ctx context.Context) {
+			l.list(ctx, resReplicaSets, page(apps.ReplicaSets(ns).List), each(l.replicaSet))
+		},
 		func(ctx context.Context) { l.list(ctx, resJobs, page(batch.Jobs(ns).List), each(l.job)) },
 		func(ctx context.Context) { l.list(ctx, resCronJobs, page(batch.CronJobs(ns).List), each(l.cronJob)) },
 		func(ctx context.Context) {
@@ -103,7 +107,7 @@ func (l *loader) namespaceObj(n *corev1.Namespace) {
 	labels := model.Labels{}
 	maps.Copy(labels, n.Labels)
 	labels[model.MetadataNameLabel] = n.Name
-	ns := &model.Namespace{Name: n.Name, Labels: labels, Annotations: n.Annotations, Source: l.src, Declared: true}
+	ns := &model.Namespace{Name: n.Name, Labels: labels, Annotations: ownAnnotations(n.Annotations), Source: l.src, Declared: true}
 	l.mu.Lock()
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
@@ -120,7 +124,7 @@ func (l *loader) node(n *corev1.Node) {
 
 func (l *loader) serviceAccount(s *corev1.ServiceAccount) {
 	sa := &model.ServiceAccount{Ref: model.ObjectRef{APIVersion: "v1", Kind: "ServiceAccount", Namespace: s.Namespace, Name: s.Name},
-		Annotations: s.Annotations, Source: l.src}
+		Annotations: ownAnnotations(s.Annotations), Source: l.src}
 	l.mu.Lock()
 	l.accounts = append(l.accounts, sa)
 	l.mu.Unlock()
@@ -144,8 +148,3 @@ func (l *loader) networkPolicy(p *networkingv1.NetworkPolicy) {
 	l.policies = append(l.policies, np)
 	l.mu.Unlock()
 }
-
-var (
-	_ = appsv1.SchemeGroupVersion
-	_ = batchv1.SchemeGroupVersion
-)

@@ -71,11 +71,9 @@ func TestInputs(t *testing.T) {
 // result, with errors ordered by file and then line, every time.
 func TestDeterministic(t *testing.T) {
 	files := map[string]string{}
-	var paths []string
 	for i := range 40 {
 		name := filepath.Join("d", string(rune('a'+i%26))+strings.Repeat("x", i/26)+".yaml")
 		files[name] = sa(name) + "---\nkind: Broken\n---\n" + sa(name+"-2") + "---\nbad: [\n"
-		paths = append(paths, name)
 	}
 	dir := writeFiles(t, files)
 	first := render(Load(context.Background(), []string{filepath.Join(dir, "d")}, Options{}))
