@@ -1,23 +1,92 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/rules"
 )
 
 // renderJSON writes the document as indented JSON. encoding/json sorts map
-// keys, and normalized turns every nil list into [], so the same document
-// always renders to the same bytes and always matches docs/schema/scan-v1.json.
+// keys, and nil lists become [], so the same document always renders to the
+// same bytes and always matches docs/schema/scan-v1.json.
+//
+// The workloads and findings are streamed one element at a time: a large
+// cluster's report can be hundreds of megabytes, and encoding/json would
+// otherwise hold all of it in memory. The bytes are the same as encoding the
+// whole document at once.
 func renderJSON(w io.Writer, d *Document) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	h := *d
+	h.Workloads, h.Findings = nil, nil
+	head := normalized(&h)
+	b, err := marshalIndent(head, "")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	rest := string(b)
+	for _, arr := range []struct {
+		key  string
+		n    int
+		item func(int) any
+	}{
+		{"workloads", len(d.Workloads), func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
+		{"findings", len(d.Findings), func(i int) any { return d.Findings[i] }},
+	} {
+		marker := "\n  \"" + arr.key + "\": []"
+		i := strings.Index(rest, marker)
+		if i < 0 {
+			return fmt.Errorf("json: no %s field in the document", arr.key)
+		}
+		bw.WriteString(rest[:i])
+		rest = rest[i+len(marker):]
+		if err := writeArray(bw, arr.key, arr.n, arr.item); err != nil {
+			return err
+		}
+	}
+	bw.WriteString(rest)
+	return bw.Flush()
+}
+
+// writeArray writes `"key": [ ... ]` at the document's top level, in the
+// layout MarshalIndent would give it.
+func writeArray(w *bufio.Writer, key string, n int, item func(int) any) error {
+	w.WriteString("\n  \"" + key + "\": [")
+	if n == 0 {
+		w.WriteString("]")
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		b, err := marshalIndent(item(i), "    ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			w.WriteString(",")
+		}
+		w.WriteString("\n    ")
+		w.Write(bytes.TrimSuffix(b, []byte("\n")))
+	}
+	w.WriteString("\n  ]")
+	return nil
+}
+
+func marshalIndent(v any, prefix string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent(prefix, "  ")
 	// Messages quote "&", "<" and ">" often enough that escaping them would
 	// hurt readability; the output is never embedded in HTML.
 	enc.SetEscapeHTML(false)
-	return enc.Encode(normalized(d))
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // normalized returns a copy of d in which no list or map that the schema
@@ -42,14 +111,7 @@ func normalized(d *Document) *Document {
 	}
 	n.Workloads = make([]Workload, len(d.Workloads))
 	for i, wl := range d.Workloads {
-		wl.Policies = orEmpty(wl.Policies)
-		vs := make([]Verdict, len(wl.Verdicts))
-		for j, v := range wl.Verdicts {
-			v.Trace = orEmpty[reach.Step](v.Trace)
-			vs[j] = v
-		}
-		wl.Verdicts = vs
-		n.Workloads[i] = wl
+		n.Workloads[i] = normalizedWorkload(wl)
 	}
 	n.Rules = make([]Rule, len(d.Rules))
 	for i, r := range d.Rules {
@@ -57,6 +119,17 @@ func normalized(d *Document) *Document {
 		n.Rules[i] = r
 	}
 	return &n
+}
+
+func normalizedWorkload(wl Workload) Workload {
+	wl.Policies = orEmpty(wl.Policies)
+	vs := make([]Verdict, len(wl.Verdicts))
+	for j, v := range wl.Verdicts {
+		v.Trace = orEmpty[reach.Step](v.Trace)
+		vs[j] = v
+	}
+	wl.Verdicts = vs
+	return wl
 }
 
 func orEmpty[T any](s []T) []T {
