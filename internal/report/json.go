@@ -28,24 +28,35 @@ func renderJSON(w io.Writer, d *Document) error {
 	if err != nil {
 		return err
 	}
+	return writeStreamed(w, b, []streamedArray{
+		{"  ", "workloads", len(d.Workloads), func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
+		{"  ", "findings", len(d.Findings), func(i int) any { return d.Findings[i] }},
+	})
+}
+
+// streamedArray is a list written element by element into an indented JSON
+// document whose encoding holds it as `"key": []` at the given indentation.
+type streamedArray struct {
+	indent string
+	key    string
+	n      int
+	item   func(int) any
+}
+
+// writeStreamed writes the head document with each empty array replaced by
+// its elements, giving the bytes MarshalIndent would give the whole value.
+func writeStreamed(w io.Writer, head []byte, arrays []streamedArray) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	rest := string(b)
-	for _, arr := range []struct {
-		key  string
-		n    int
-		item func(int) any
-	}{
-		{"workloads", len(d.Workloads), func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
-		{"findings", len(d.Findings), func(i int) any { return d.Findings[i] }},
-	} {
-		marker := "\n  \"" + arr.key + "\": []"
+	rest := string(head)
+	for _, arr := range arrays {
+		marker := "\n" + arr.indent + "\"" + arr.key + "\": []"
 		i := strings.Index(rest, marker)
 		if i < 0 {
 			return fmt.Errorf("json: no %s field in the document", arr.key)
 		}
 		bw.WriteString(rest[:i])
 		rest = rest[i+len(marker):]
-		if err := writeArray(bw, arr.key, arr.n, arr.item); err != nil {
+		if err := arr.write(bw); err != nil {
 			return err
 		}
 	}
@@ -53,26 +64,25 @@ func renderJSON(w io.Writer, d *Document) error {
 	return bw.Flush()
 }
 
-// writeArray writes `"key": [ ... ]` at the document's top level, in the
-// layout MarshalIndent would give it.
-func writeArray(w *bufio.Writer, key string, n int, item func(int) any) error {
-	w.WriteString("\n  \"" + key + "\": [")
-	if n == 0 {
+func (a streamedArray) write(w *bufio.Writer) error {
+	w.WriteString("\n" + a.indent + "\"" + a.key + "\": [")
+	if a.n == 0 {
 		w.WriteString("]")
 		return nil
 	}
-	for i := 0; i < n; i++ {
-		b, err := marshalIndent(item(i), "    ")
+	inner := a.indent + "  "
+	for i := 0; i < a.n; i++ {
+		b, err := marshalIndent(a.item(i), inner)
 		if err != nil {
 			return err
 		}
 		if i > 0 {
 			w.WriteString(",")
 		}
-		w.WriteString("\n    ")
+		w.WriteString("\n" + inner)
 		w.Write(bytes.TrimSuffix(b, []byte("\n")))
 	}
-	w.WriteString("\n  ]")
+	w.WriteString("\n" + a.indent + "]")
 	return nil
 }
 

@@ -3,7 +3,6 @@ package report
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/url"
 	"path/filepath"
@@ -140,17 +139,19 @@ func renderSARIF(w io.Writer, d *Document) error {
 		index[r.ID] = i
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleOf(r))
 	}
-	for _, f := range d.Findings {
+	head, err := marshalIndent(sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{run}}, "")
+	if err != nil {
+		return err
+	}
+	// Results are streamed: a large cluster has tens of thousands.
+	return writeStreamed(w, head, []streamedArray{{"      ", "results", len(d.Findings), func(k int) any {
+		f := d.Findings[k]
 		res := resultOf(f)
 		if i, ok := index[f.RuleID]; ok {
 			res.RuleIndex = &i
 		}
-		run.Results = append(run.Results, res)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{run}})
+		return res
+	}}})
 }
 
 // level maps a severity to a SARIF level.
