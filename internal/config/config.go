@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -37,28 +38,26 @@ type Suppression struct {
 	line      int
 }
 
-// UnmarshalYAML records the entry's line for messages.
+// suppressionFields are the keys a suppression entry may have.
+var suppressionFields = map[string]bool{"rule": true, "namespace": true, "kind": true, "name": true, "reason": true}
+
+// UnmarshalYAML records the entry's line for messages, and refuses unknown
+// fields itself: node.Decode has no strict mode.
 func (s *Suppression) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !suppressionFields[k.Value] {
+				return fmt.Errorf("line %d: unknown field %q in a suppression (want rule, namespace, kind, name, reason)", k.Line, k.Value)
+			}
+		}
+	}
 	type plain Suppression
 	var p plain
-	if err := decodeStrict(n, &p); err != nil {
+	if err := n.Decode(&p); err != nil {
 		return err
 	}
 	*s = Suppression(p)
 	s.line = n.Line
-	return nil
-}
-
-func decodeStrict(n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	d := yaml.NewDecoder(bytes.NewReader(b))
-	d.KnownFields(true)
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
 	return nil
 }
 
@@ -92,13 +91,17 @@ func Parse(file string, b []byte) ([]rules.ConfigSuppression, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	var extra yaml.Node
+	if err := d.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: want exactly one YAML document", file)
+	}
 	if cfg.APIVersion != APIVersion || cfg.Kind != Kind {
 		return nil, fmt.Errorf("%s: want apiVersion %s and kind %s, got %q and %q", file, APIVersion, Kind, cfg.APIVersion, cfg.Kind)
 	}
 	out := make([]rules.ConfigSuppression, 0, len(cfg.Suppressions))
 	for i, s := range cfg.Suppressions {
 		where := fmt.Sprintf("%s:%d: suppressions[%d]", file, s.line, i)
-		if s.Rule == "" || s.Reason == "" {
+		if strings.TrimSpace(s.Rule) == "" || strings.TrimSpace(s.Reason) == "" {
 			return nil, fmt.Errorf("%s: rule and reason are required", where)
 		}
 		for _, p := range []string{s.Namespace, s.Kind, s.Name} {

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/model"
@@ -36,6 +37,7 @@ func (r *Registry) Suppress(findings []Finding, inv *model.Inventory, cfg []Conf
 	for _, o := range ann {
 		warnings = append(warnings, r.checkAnnotation(o)...)
 	}
+	sort.Strings(warnings) // ann is a map; keep reports reproducible
 	for _, c := range cfg {
 		if r.Get(c.Rule) == nil {
 			warnings = append(warnings, fmt.Sprintf("%s: suppression names unknown rule %q", c.Source, c.Rule))
@@ -91,7 +93,7 @@ func (r *Registry) checkAnnotation(o annotated) []string {
 			o.source, o.ref, IgnoreAnnotation, IgnoreReasonAnnotation))
 	}
 	for _, id := range ignoredIDs(o.ann) {
-		if r.Get(id) == nil {
+		if id != "*" && r.Get(id) == nil {
 			out = append(out, fmt.Sprintf("%s: %s: annotation %s names unknown rule %q", o.source, o.ref, IgnoreAnnotation, id))
 		}
 	}

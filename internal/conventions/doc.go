@@ -1,0 +1,2 @@
+// Package conventions holds tests that enforce the repository's code conventions.
+package conventions
