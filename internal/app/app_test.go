@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/report"
@@ -191,13 +193,56 @@ func TestExplain(t *testing.T) {
 	}
 }
 
-func TestSARIFAndJSONFromExamples(t *testing.T) {
-	for _, f := range []string{"json", "sarif"} {
-		r := runCLI(t, "", "scan", "-f", f, examples)
-		if r.code != 1 || !json.Valid([]byte(r.stdout)) {
-			t.Errorf("-f %s: exit %d, valid JSON %v; stderr:\n%s", f, r.code, json.Valid([]byte(r.stdout)), r.stderr)
+// TestSchemasValidateExamples validates the real reports of the examples,
+// not only the renderers' fixtures, against the checked-in JSON Schema and
+// the official SARIF 2.1.0 schema.
+func TestSchemasValidateExamples(t *testing.T) {
+	for _, tt := range []struct{ format, schema string }{
+		{"json", "../../docs/schema/scan-v1.json"},
+		{"sarif", "../report/testdata/sarif-schema-2.1.0.json"},
+	} {
+		r := runCLI(t, "", "scan", "-f", tt.format, "--cloud", "all", examples)
+		if r.code != 1 {
+			t.Fatalf("-f %s: exit %d; stderr:\n%s", tt.format, r.code, r.stderr)
+		}
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(r.stdout))
+		if err != nil {
+			t.Fatalf("-f %s: %v", tt.format, err)
+		}
+		if err := compileSchema(t, tt.schema).Validate(v); err != nil {
+			t.Errorf("-f %s output does not match %s:\n%v", tt.format, tt.schema, err)
 		}
 	}
+}
+
+type offline struct{}
+
+func (offline) Load(url string) (any, error) {
+	return nil, fmt.Errorf("refusing to fetch %s: tests run offline", url)
+}
+
+func compileSchema(t *testing.T, path string) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(offline{})
+	url := "https://schemas.invalid/" + filepath.Base(path)
+	if err := c.AddResource(url, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestConfigSuppression(t *testing.T) {
