@@ -14,13 +14,13 @@ build:
 
 # Run the main job on the bundled examples. Exit code 1 means findings, as expected.
 demo:
-	$(GO) run ./cmd/imdsguard scan ./examples/cluster || test $$? -eq 1
+	$(GO) run ./cmd/imdsguard scan ./examples || test $$? -eq 1
 
 # Every test: vet, gofmt, unit and integration tests, the 200,000-case
 # differential test of the engine, and short runs of every fuzz target.
 test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
-	$(GO) test -count=1 ./...
+	assets="$$(hack/controlplane.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
 	hack/fuzz-smoke.sh 10s
 
 vet:

@@ -90,9 +90,30 @@ EOF
 	apiserver_ok || { log "built kube-apiserver does not report ${KUBE_VERSION}"; exit 1; }
 }
 
+# ensure_kubectl builds kubectl from the same module (for hack/liveperf.sh);
+# only with WITH_KUBECTL=1.
+ensure_kubectl() {
+	if [ -x "${ASSETS}/kubectl" ] && "${ASSETS}/kubectl" version --client 2>/dev/null | grep -q "Client Version: ${KUBE_VERSION}$"; then
+		return
+	fi
+	[ -f "${ASSETS}/build/go.mod" ] || { rm -f "${ASSETS}/kube-apiserver"; ensure_apiserver; }
+	log "building kubectl ${KUBE_VERSION}"
+	(
+		cd "${ASSETS}/build"
+		export GOFLAGS=-mod=mod GOWORK=off
+		local pkg=k8s.io/component-base/version
+		"${GO}" build -trimpath \
+			-ldflags "-X ${pkg}.gitVersion=${KUBE_VERSION} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=$(echo "${KUBE_VERSION}" | cut -d. -f2)" \
+			-o "${ASSETS}/kubectl" k8s.io/kubernetes/cmd/kubectl
+	)
+}
+
 mkdir -p "${ASSETS}"
 ensure_etcd
 ensure_apiserver
+if [ "${WITH_KUBECTL:-0}" = 1 ]; then
+	ensure_kubectl
+fi
 log "etcd: $("${ASSETS}/etcd" --version 2>/dev/null | head -n1)"
 log "kube-apiserver: $("${ASSETS}/kube-apiserver" --version)"
 echo "${ASSETS}"

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imdsguard/imdsguard/internal/scan"
+	"github.com/imdsguard/imdsguard/internal/source/kube"
 )
 
 // InputFlags are the flags that choose what to read and which endpoints to
@@ -19,6 +20,9 @@ type InputFlags struct {
 	Config           string
 	KeepGoing        bool
 	MaxDocumentBytes int64
+	// Kube chooses a live cluster instead of files.
+	Kube KubeFlags
+	fs   *pflag.FlagSet
 }
 
 // Add registers the flags.
@@ -28,16 +32,55 @@ func (f *InputFlags) Add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Config, "config", "", "configuration file (kind ScanConfig) with suppressions")
 	fs.BoolVar(&f.KeepGoing, "keep-going", false, "report input errors and go on; the verdicts they affect are Unknown (exit code stays 2)")
 	fs.Int64Var(&f.MaxDocumentBytes, "max-document-bytes", 32<<20, "largest YAML document accepted")
+	f.Kube.Add(fs)
+	f.fs = fs
 }
 
-// Scan runs the scan pipeline over paths. It prints input errors to errOut;
-// unless --keep-going is set it then stops with exit code 2.
+// Scan runs the scan pipeline over paths, or over one live cluster. It
+// prints input errors to errOut; unless --keep-going is set it then stops
+// with exit code 2.
 func (f *InputFlags) Scan(ctx context.Context, s Streams, paths []string, version string) (*scan.Result, error) {
-	if len(paths) == 0 {
-		return nil, &ExitError{Code: ExitUsage, Err: errors.New("no input: give files, directories or - for stdin")}
+	res, err := f.ScanAll(ctx, s, paths, version)
+	if err != nil {
+		return nil, err
 	}
-	res, err := scan.Run(ctx, scan.Options{Paths: paths, Stdin: s.In, Cloud: f.Cloud, ExtraEndpoints: f.Endpoints,
-		ConfigFile: f.Config, MaxDocumentBytes: f.MaxDocumentBytes, Version: version})
+	if len(res) != 1 {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.New("this command takes one cluster: use --context")}
+	}
+	return res[0].Result, nil
+}
+
+// Scanned is the result of scanning files, or one cluster.
+type Scanned struct {
+	// Cluster is the kubeconfig context, empty for files.
+	Cluster string
+	*scan.Result
+}
+
+// ScanAll is Scan for commands that report several clusters: one result per
+// cluster, in the order of --contexts (sorted for --all-contexts).
+func (f *InputFlags) ScanAll(ctx context.Context, s Streams, paths []string, version string) ([]Scanned, error) {
+	o := scan.Options{Paths: paths, Stdin: s.In, Cloud: f.Cloud, ExtraEndpoints: f.Endpoints,
+		ConfigFile: f.Config, MaxDocumentBytes: f.MaxDocumentBytes, Version: version}
+	if f.fs == nil || !f.Kube.live(f.fs) {
+		if len(paths) == 0 {
+			return nil, &ExitError{Code: ExitUsage, Err: errors.New("no input: give files, directories or - for stdin, or a cluster with -A, -n, --context or --kubeconfig")}
+		}
+		res, err := f.run(ctx, s, o)
+		if err != nil {
+			return nil, err
+		}
+		return []Scanned{{Result: res}}, nil
+	}
+	if len(paths) > 0 {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.New("give files or a cluster, not both")}
+	}
+	return f.scanClusters(ctx, s, o)
+}
+
+// run runs one scan and reports its warnings and input errors.
+func (f *InputFlags) run(ctx context.Context, s Streams, o scan.Options) (*scan.Result, error) {
+	res, err := scan.Run(ctx, o)
 	var ue *scan.UsageError
 	if errors.As(err, &ue) {
 		return nil, &ExitError{Code: ExitUsage, Err: err}
@@ -45,20 +88,26 @@ func (f *InputFlags) Scan(ctx context.Context, s Streams, paths []string, versio
 	if err != nil {
 		return nil, err
 	}
+	return res, f.report(s, res)
+}
+
+// report prints a scan's warnings and input errors; unless --keep-going is
+// set, input errors stop the command.
+func (f *InputFlags) report(s Streams, res *scan.Result) error {
 	for _, w := range res.Warnings {
 		fmt.Fprintln(s.ErrOut, "warning:", w)
 	}
 	if len(res.InputErrors) > 0 {
 		printInputErrors(s.ErrOut, res)
 		if !f.KeepGoing {
-			return nil, &ExitError{Code: ExitInput, Err: fmt.Errorf("%d input error(s); no verdicts reported (use --keep-going to report the rest as Unknown)", len(res.InputErrors))}
+			return &ExitError{Code: ExitInput, Err: fmt.Errorf("%d input error(s); no verdicts reported (use --keep-going to report the rest as Unknown)", len(res.InputErrors))}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func printInputErrors(w io.Writer, res *scan.Result) {
 	for _, e := range res.InputErrors {
-		fmt.Fprintln(w, "error:", e.Error())
+		fmt.Fprintln(w, "error:", kube.ErrorString(e))
 	}
 }

@@ -26,6 +26,10 @@ type Options struct {
 	// MaxDocumentBytes bounds one YAML document; 0 means the loader default.
 	MaxDocumentBytes int64
 	Version          string
+	// Live, when set, reads a live cluster instead of Paths and Stdin. It
+	// returns the inventory and its input errors, or an error when the
+	// cluster cannot be read at all.
+	Live func(context.Context) (*model.Inventory, []*manifest.InputError, error)
 }
 
 // UsageError reports a bad option, as opposed to bad input.
@@ -64,7 +68,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, &UsageError{err}
 		}
 	}
-	loaded := manifest.Load(ctx, o.Paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
+	var loaded *manifest.Result
+	if o.Live != nil {
+		inv, errs, err := o.Live(ctx)
+		if err != nil {
+			return nil, err
+		}
+		loaded = &manifest.Result{Inventory: inv, Errors: errs}
+	} else {
+		loaded = manifest.Load(ctx, o.Paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

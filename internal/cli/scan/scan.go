@@ -3,6 +3,7 @@
 package scan
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,13 +32,16 @@ type flags struct {
 func NewCommand(s cli.Streams) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "scan [flags] PATH... | -",
+		Use:   "scan [flags] PATH... | - | -A | -n NAMESPACE | --context NAME",
 		Short: "Audit manifests for workloads that can reach the cloud metadata service",
-		Long: "Reads Kubernetes manifests (YAML or JSON files, directories, or - for stdin) and answers, " +
+		Long: "Reads Kubernetes manifests (YAML or JSON files, directories, or - for stdin), or a live cluster " +
+			"(any of --kubeconfig, --context, --contexts, --all-contexts, -n or -A), and answers, " +
 			"for every workload and metadata endpoint, Reachable, Blocked or Unknown, with the trace behind " +
 			"the answer and the findings of every rule.\n\nExit codes: 0 clean; 1 findings at or above " +
 			"--fail-on; 2 an input or usage error.",
-		Example: "  imdsguard scan ./examples\n  kubectl get netpol,deploy,ds -A -o yaml | imdsguard scan -f sarif -",
+		Example: "  imdsguard scan ./examples\n  kubectl get netpol,deploy,ds -A -o yaml | imdsguard scan -f sarif -\n" +
+			"  imdsguard scan -A                       # the current kubeconfig context, every namespace\n" +
+			"  imdsguard scan --contexts prod-eu,prod-us",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runE(cmd, s, f, args)
 		},
@@ -63,28 +67,39 @@ func runE(cmd *cobra.Command, s cli.Streams, f *flags, args []string) error {
 	if f.color != "auto" && f.color != "always" && f.color != "never" {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--color must be auto, always or never, not %q", f.color)}
 	}
-	res, err := f.input.Scan(cmd.Context(), s, args, version.Get().Version)
+	results, err := f.input.ScanAll(cmd.Context(), s, args, version.Get().Version)
 	if err != nil {
 		return err
 	}
-	if f.verbose {
-		printVerbose(s.ErrOut, res)
+	if len(results) > 1 && format != report.FormatTable {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("several clusters are reported in the table format only for now; scan one --context at a time for json or sarif")}
 	}
 	out, closeOut, err := openOutput(s, f.output)
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	color := f.color == "always" || (f.color == "auto" && f.output == "" && cli.IsTerminal(s.Out) && os.Getenv("NO_COLOR") == "")
-	if err := report.Render(out, res.Document(), format, report.Options{Color: color, Verbose: f.verbose}); err != nil {
-		return err
+	inputErrors, failed := 0, 0
+	for _, res := range results {
+		if f.verbose {
+			printVerbose(s.ErrOut, res.Result)
+		}
+		if len(results) > 1 {
+			fmt.Fprintf(out, "== cluster %s ==\n", res.Cluster)
+		}
+		if err := report.Render(out, res.Document(), format, report.Options{Color: color, Verbose: f.verbose}); err != nil {
+			return err
+		}
+		inputErrors += len(res.InputErrors)
+		failed += failing(res.Findings, threshold)
 	}
 	if err := closeOut(); err != nil {
 		return err
 	}
-	if len(res.InputErrors) > 0 {
-		return &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%d input error(s): the scan is incomplete", len(res.InputErrors))}
+	if inputErrors > 0 {
+		return &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%d input error(s): the scan is incomplete", inputErrors)}
 	}
-	if !never && failing(res.Findings, threshold) > 0 {
+	if !never && failed > 0 {
 		return &cli.ExitError{Code: cli.ExitFindings}
 	}
 	return nil

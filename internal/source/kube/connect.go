@@ -45,7 +45,7 @@ func connectError(cluster, host string, err error) *ConnectError {
 
 func reason(err error) string {
 	var (
-		unknownCA *x509.UnknownAuthorityError
+		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		verify    *tls.CertificateVerificationError

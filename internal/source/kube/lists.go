@@ -88,6 +88,9 @@ func (l *loader) listFailed(r resource, err error) {
 	if r.affects {
 		scope = &ns
 	}
+	if r == resNetworkPolices || isStub(r) {
+		l.unreadable(r, ns)
+	}
 	ref := model.ObjectRef{APIVersion: r.apiVersion, Kind: r.kind, Namespace: ns}
 	msg := err.Error()
 	if apierrors.IsForbidden(err) {
@@ -101,4 +104,10 @@ func consequence(r resource) string {
 		return "; the metadata endpoints of every cloud are checked"
 	}
 	return "; verdicts there are Unknown"
+}
+
+// isStub reports whether r is a policy kind the engine does not evaluate.
+func isStub(r resource) bool {
+	_, ok := stubKinds[r.group()+"/"+r.kind]
+	return ok
 }

@@ -125,6 +125,7 @@ type loader struct {
 	accounts   []*model.ServiceAccount
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
+	unread     []unread
 }
 
 type mark struct{ scope, why string }
@@ -173,7 +174,7 @@ func (l *loader) result() *Result {
 	sort.Slice(l.nodes, func(i, j int) bool { return l.nodes[i].Name < l.nodes[j].Name })
 	inv.Nodes = l.nodes
 	sortRefs(l.stubs, func(s *model.PolicyStub) model.ObjectRef { return s.Ref })
-	inv.Unsupported = l.stubs
+	inv.Unsupported = append(l.stubs, l.unreadableStubs(inv)...)
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}
@@ -207,4 +208,15 @@ func ErrorString(e *manifest.InputError) string {
 		s += ": " + e.Object.String()
 	}
 	return s + ": " + e.Msg
+}
+
+// Loader returns Load as the live source of scan.Options.
+func Loader(cfg *rest.Config, opts Options) func(context.Context) (*model.Inventory, []*manifest.InputError, error) {
+	return func(ctx context.Context) (*model.Inventory, []*manifest.InputError, error) {
+		res, err := Load(ctx, cfg, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return res.Inventory, res.Errors, nil
+	}
 }
