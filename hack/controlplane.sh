@@ -111,9 +111,8 @@ ensure_kubectl() {
 mkdir -p "${ASSETS}"
 ensure_etcd
 ensure_apiserver
-if [ "${WITH_KUBECTL:-0}" = 1 ]; then
-	ensure_kubectl
-fi
+# kubectl is needed by the kubectl-plugin test and hack/liveperf.sh.
+ensure_kubectl
 log "etcd: $("${ASSETS}/etcd" --version 2>/dev/null | head -n1)"
 log "kube-apiserver: $("${ASSETS}/kube-apiserver" --version)"
 echo "${ASSETS}"

@@ -102,7 +102,8 @@ func TestLiveScanCLI(t *testing.T) {
 		{"all contexts, one down", []string{"scan", "--all-contexts"}, 2, "", `cluster "down": cannot reach`},
 		{"unknown context", []string{"scan", "--context", "nope"}, 2, "", `context "nope" does not exist`},
 		{"files and cluster", []string{"scan", "-A", "x.yaml"}, 2, "", "not both"},
-		{"json for several clusters", []string{"scan", "--contexts", "admin,admin", "-f", "json"}, 2, "", "table format only"},
+		{"json for several clusters", []string{"scan", "--contexts", "admin,admin", "-f", "json", "--fail-on", "none"}, 0, `"schemaVersion": "imdsguard.io/scan-clusters/v1"`, ""},
+		{"sarif for several clusters", []string{"scan", "--contexts", "admin,admin", "-f", "sarif", "--fail-on", "none"}, 0, `"id": "imdsguard/admin/"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,11 +119,20 @@ func TestLiveScanCLI(t *testing.T) {
 }
 
 // TestKubectlPlugin installs the binary as kubectl-imdsguard and runs
-// `kubectl imdsguard version`, when kubectl is installed.
+// `kubectl imdsguard scan` with the kubectl that hack/controlplane.sh builds
+// (or one on PATH).
 func TestKubectlPlugin(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
+	if assets, aerr := testenv.AssetsDir(); aerr == nil {
+		if p := filepath.Join(assets, "kubectl"); fileExists(p) {
+			kubectl, err = p, nil
+		}
+	}
 	if err != nil {
-		t.Skip("kubectl not installed")
+		if testing.Short() {
+			t.Skip("kubectl not found; run hack/controlplane.sh")
+		}
+		t.Fatalf("kubectl not found: run hack/controlplane.sh, which builds it (%v)", err)
 	}
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "kubectl-imdsguard"), "github.com/imdsguard/imdsguard/cmd/imdsguard")
@@ -135,4 +145,9 @@ func TestKubectlPlugin(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "storefront") {
 		t.Errorf("kubectl imdsguard scan: %v\n%s", err, out)
 	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

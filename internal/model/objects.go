@@ -78,4 +78,7 @@ type PolicyStub struct {
 	// Baseline is true for BaselineAdminNetworkPolicy, which only matters for
 	// pods that no NetworkPolicy isolates.
 	Baseline bool
+	// Unreadable, when set, marks a stand-in for policies that may exist but
+	// could not be read (a list the RBAC forbids), and says why.
+	Unreadable string
 }

@@ -237,16 +237,25 @@ func policyNames(ps []*model.NetworkPolicy) string {
 func stubStep(stubs []*model.PolicyStub, what string) Step {
 	refs := make([]RuleRef, len(stubs))
 	kinds := map[string]bool{}
-	var kindList []string
+	var kindList, unreadable []string
 	for i, s := range stubs {
 		refs[i] = RuleRef{Policy: s.Ref, Rule: -1, Source: s.Source}
-		if !kinds[s.Ref.Kind] {
+		switch {
+		case s.Unreadable != "":
+			unreadable = append(unreadable, s.Ref.Kind+": "+s.Unreadable)
+		case !kinds[s.Ref.Kind]:
 			kinds[s.Ref.Kind] = true
 			kindList = append(kindList, s.Ref.Kind)
 		}
 	}
-	return Step{Layer: LayerUnsupported, Decision: Undecided, Rules: refs,
-		Reason: fmt.Sprintf("%s %s; imdsguard does not evaluate this kind yet", strings.Join(kindList, ", "), what)}
+	var why []string
+	if len(kindList) > 0 {
+		why = append(why, fmt.Sprintf("%s %s; imdsguard does not evaluate this kind yet", strings.Join(kindList, ", "), what))
+	}
+	if len(unreadable) > 0 {
+		why = append(why, "policies that could decide this could not be read ("+strings.Join(unreadable, "; ")+")")
+	}
+	return Step{Layer: LayerUnsupported, Decision: Undecided, Rules: refs, Reason: strings.Join(why, "; ")}
 }
 
 // incomplete reports whether unreadable input could affect the namespace,

@@ -72,6 +72,43 @@ func Render(w io.Writer, d *Document, f Format, o Options) error {
 	return nil
 }
 
+// ClusterDocument is the report of one cluster in a multi-cluster scan.
+type ClusterDocument struct {
+	// Cluster is the kubeconfig context; empty for files.
+	Cluster  string
+	Document *Document
+}
+
+// RenderClusters writes the reports of several clusters as one output: a
+// section per cluster in the table, a run per cluster in SARIF, and, in
+// JSON, a list of scan/v1 documents under "clusters" (see ClustersVersion).
+// One document without a cluster name renders exactly as Render.
+func RenderClusters(w io.Writer, docs []ClusterDocument, f Format, o Options) error {
+	if len(docs) == 1 && docs[0].Cluster == "" {
+		return Render(w, docs[0].Document, f, o)
+	}
+	var err error
+	switch f {
+	case FormatTable, "":
+		for _, cd := range docs {
+			fmt.Fprintf(w, "== cluster %s ==\n", cd.Cluster)
+			if err = renderTable(w, cd.Document, o); err != nil {
+				break
+			}
+		}
+	case FormatJSON:
+		err = renderJSONClusters(w, docs)
+	case FormatSARIF:
+		err = renderSARIFRuns(w, docs)
+	default:
+		return fmt.Errorf("rendering: unknown format %q", f)
+	}
+	if err != nil {
+		return fmt.Errorf("rendering %s: %w", f, err)
+	}
+	return nil
+}
+
 // IsTerminal reports whether w is a terminal, the condition for
 // Options.Color.
 func IsTerminal(w io.Writer) bool {

@@ -34,6 +34,33 @@ func renderJSON(w io.Writer, d *Document) error {
 	})
 }
 
+// ClustersVersion names the multi-cluster JSON format: one scan/v1 document
+// per cluster. Its schema is docs/schema/scan-clusters-v1.json.
+const ClustersVersion = "imdsguard.io/scan-clusters/v1"
+
+// renderJSONClusters writes {"schemaVersion", "clusters": [{"cluster",
+// "report"}]}, each report a complete scan/v1 document, streamed.
+func renderJSONClusters(w io.Writer, docs []ClusterDocument) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	fmt.Fprintf(bw, "{\n  \"schemaVersion\": %q,\n  \"clusters\": [", ClustersVersion)
+	for i, cd := range docs {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		name, err := marshalIndent(cd.Cluster, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "\n    {\n      \"cluster\": %s,\n      \"report\": ", bytes.TrimSpace(name))
+		if err := renderJSON(bw, cd.Document); err != nil {
+			return err
+		}
+		bw.WriteString("    }")
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
+}
+
 // streamedArray is a list written element by element into an indented JSON
 // document whose encoding holds it as `"key": []` at the given indentation.
 type streamedArray struct {

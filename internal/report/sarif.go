@@ -31,9 +31,15 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool        sarifTool         `json:"tool"`
-		Invocations []sarifInvocation `json:"invocations"`
-		Results     []sarifResult     `json:"results"`
+		Tool              sarifTool         `json:"tool"`
+		Invocations       []sarifInvocation `json:"invocations"`
+		AutomationDetails *sarifAutomation  `json:"automationDetails,omitempty"`
+		Results           []sarifResult     `json:"results"`
+	}
+	// sarifAutomation names the cluster a run describes, so that code
+	// scanning tools keep one cluster's results apart from another's.
+	sarifAutomation struct {
+		ID string `json:"id"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -124,6 +130,37 @@ type (
 
 // renderSARIF writes the document as one SARIF 2.1.0 run.
 func renderSARIF(w io.Writer, d *Document) error {
+	return renderSARIFRuns(w, []ClusterDocument{{Document: d}})
+}
+
+// renderSARIFRuns writes one SARIF log with a run per document; a run of a
+// named cluster carries the cluster in automationDetails.
+func renderSARIFRuns(w io.Writer, docs []ClusterDocument) error {
+	log := sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{}}
+	var arrays []streamedArray
+	for _, cd := range docs {
+		run, index := sarifRunOf(cd)
+		log.Runs = append(log.Runs, run)
+		d := cd.Document
+		// Results are streamed: a large cluster has tens of thousands.
+		arrays = append(arrays, streamedArray{"      ", "results", len(d.Findings), func(k int) any {
+			f := d.Findings[k]
+			res := resultOf(f)
+			if i, ok := index[f.RuleID]; ok {
+				res.RuleIndex = &i
+			}
+			return res
+		}})
+	}
+	head, err := marshalIndent(log, "")
+	if err != nil {
+		return err
+	}
+	return writeStreamed(w, head, arrays)
+}
+
+func sarifRunOf(cd ClusterDocument) (sarifRun, map[string]int) {
+	d := cd.Document
 	name := d.Tool.Name
 	if name == "" {
 		name = "imdsguard"
@@ -134,24 +171,15 @@ func renderSARIF(w io.Writer, d *Document) error {
 		Invocations: []sarifInvocation{invocation(d)},
 		Results:     []sarifResult{},
 	}
+	if cd.Cluster != "" {
+		run.AutomationDetails = &sarifAutomation{ID: "imdsguard/" + cd.Cluster + "/"}
+	}
 	index := map[string]int{}
 	for i, r := range d.Rules {
 		index[r.ID] = i
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleOf(r))
 	}
-	head, err := marshalIndent(sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{run}}, "")
-	if err != nil {
-		return err
-	}
-	// Results are streamed: a large cluster has tens of thousands.
-	return writeStreamed(w, head, []streamedArray{{"      ", "results", len(d.Findings), func(k int) any {
-		f := d.Findings[k]
-		res := resultOf(f)
-		if i, ok := index[f.RuleID]; ok {
-			res.RuleIndex = &i
-		}
-		return res
-	}}})
+	return run, index
 }
 
 // level maps a severity to a SARIF level.

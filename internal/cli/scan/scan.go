@@ -3,7 +3,6 @@
 package scan
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,27 +70,26 @@ func runE(cmd *cobra.Command, s cli.Streams, f *flags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(results) > 1 && format != report.FormatTable {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("several clusters are reported in the table format only for now; scan one --context at a time for json or sarif")}
-	}
 	out, closeOut, err := openOutput(s, f.output)
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	color := f.color == "always" || (f.color == "auto" && f.output == "" && cli.IsTerminal(s.Out) && os.Getenv("NO_COLOR") == "")
 	inputErrors, failed := 0, 0
+	docs := make([]report.ClusterDocument, 0, len(results))
 	for _, res := range results {
 		if f.verbose {
 			printVerbose(s.ErrOut, res.Result)
 		}
-		if len(results) > 1 {
-			fmt.Fprintf(out, "== cluster %s ==\n", res.Cluster)
-		}
-		if err := report.Render(out, res.Document(), format, report.Options{Color: color, Verbose: f.verbose}); err != nil {
-			return err
-		}
+		docs = append(docs, report.ClusterDocument{Cluster: res.Cluster, Document: res.Document()})
 		inputErrors += len(res.InputErrors)
 		failed += failing(res.Findings, threshold)
+	}
+	if len(results) == 1 {
+		docs[0].Cluster = "" // one cluster renders as a plain scan/v1 report
+	}
+	if err := report.RenderClusters(out, docs, format, report.Options{Color: color, Verbose: f.verbose}); err != nil {
+		return err
 	}
 	if err := closeOut(); err != nil {
 		return err

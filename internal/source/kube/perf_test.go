@@ -1,3 +1,5 @@
+//go:build liveperf
+
 package kube_test
 
 import (
@@ -34,12 +36,9 @@ const (
 
 // TestLivePerf times a live scan against `kubectl get namespaces,pods,
 // networkpolicies -A -o json` on the same API server, and reports both
-// processes' peak memory. It takes minutes, so it runs only with
-// IMDSGUARD_LIVE_PERF=1 (hack/liveperf.sh).
+// processes' peak memory. It takes minutes, so it is built only with the
+// liveperf tag (hack/liveperf.sh).
 func TestLivePerf(t *testing.T) {
-	if os.Getenv("IMDSGUARD_LIVE_PERF") != "1" {
-		t.Skip("set IMDSGUARD_LIVE_PERF=1 (hack/liveperf.sh)")
-	}
 	assets, err := testenv.AssetsDir()
 	if err != nil {
 		t.Fatal(err)

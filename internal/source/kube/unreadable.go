@@ -7,6 +7,9 @@ import (
 // unreadableName names the stand-in for policies that could not be listed.
 const unreadableName = "(unreadable)"
 
+// forbiddenList is the reason a stand-in carries into the trace.
+const forbiddenList = "the list was refused; see the input errors"
+
 // unreadable records a policy list that failed. Policies that may exist
 // but cannot be read are treated like policies of a kind the engine does
 // not evaluate: every pod they could select gets Unknown, and host-network
@@ -36,10 +39,10 @@ func (l *loader) unreadableStubs(inv *model.Inventory) []*model.PolicyStub {
 			}
 			for _, ns := range nss {
 				ref.Namespace = ns
-				out = append(out, &model.PolicyStub{Ref: ref, Source: l.src})
+				out = append(out, &model.PolicyStub{Ref: ref, Source: l.src, Unreadable: forbiddenList})
 			}
 			if len(nss) == 0 {
-				out = append(out, &model.PolicyStub{Ref: ref, Source: l.src, ClusterScoped: true})
+				out = append(out, &model.PolicyStub{Ref: ref, Source: l.src, ClusterScoped: true, Unreadable: forbiddenList})
 			}
 			continue
 		}
@@ -48,7 +51,7 @@ func (l *loader) unreadableStubs(inv *model.Inventory) []*model.PolicyStub {
 			ref.Namespace = u.ns
 			s.ClusterScoped = u.ns == ""
 		}
-		s.Ref, s.Source = ref, l.src
+		s.Ref, s.Source, s.Unreadable = ref, l.src, forbiddenList
 		out = append(out, &s)
 	}
 	return out

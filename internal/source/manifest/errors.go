@@ -18,11 +18,11 @@ type InputError struct {
 // Error renders the error as "file:line: Kind ns/name: msg".
 func (e *InputError) Error() string {
 	s := e.Source.File
-	if s == "" {
-		s = "<unknown>"
-	}
-	if e.Source.Line > 0 {
+	switch {
+	case s != "" && e.Source.Line > 0:
 		s += ":" + strconv.Itoa(e.Source.Line)
+	case s == "":
+		s = e.Source.String() // "cluster NAME", or "<unknown>"
 	}
 	if obj := objectLabel(e.Object); obj != "" {
 		s += ": " + obj
