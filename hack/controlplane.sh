@@ -90,8 +90,8 @@ EOF
 	apiserver_ok || { log "built kube-apiserver does not report ${KUBE_VERSION}"; exit 1; }
 }
 
-# ensure_kubectl builds kubectl from the same module (for hack/liveperf.sh);
-# only with WITH_KUBECTL=1.
+# ensure_kubectl builds kubectl from the same module, for the kubectl-plugin
+# test and hack/liveperf.sh.
 ensure_kubectl() {
 	if [ -x "${ASSETS}/kubectl" ] && "${ASSETS}/kubectl" version --client 2>/dev/null | grep -q "Client Version: ${KUBE_VERSION}$"; then
 		return

@@ -5,7 +5,7 @@
 # (docs/performance.md, "Live scan"). Builds kubectl v1.36.3 on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-assets="$(WITH_KUBECTL=1 hack/controlplane.sh)"
+assets="$(hack/controlplane.sh)"
 out="${1:-/dev/stdout}"
-KUBEBUILDER_ASSETS="${assets}" IMDSGUARD_LIVE_PERF=1 IMDSGUARD_LIVE_PERF_OUT="$(mktemp)" \
+KUBEBUILDER_ASSETS="${assets}" IMDSGUARD_LIVE_PERF_OUT="$(mktemp)" \
 	bash -c 'go test -tags liveperf -count=1 -run "^TestLivePerf$" -timeout 60m ./internal/source/kube >&2 && cat "$IMDSGUARD_LIVE_PERF_OUT"' >"${out}"
