@@ -10,6 +10,9 @@ type Inventory struct {
 	ServiceAccounts []*ServiceAccount
 	Nodes           []*Node
 	Unsupported     []*PolicyStub
+	// NodeConfigs are node settings read from infrastructure code and cloud
+	// exports in the same run.
+	NodeConfigs []*NodeConfig
 	// UnknownKinds counts objects of kinds that play no part in the verdict,
 	// keyed by "apiVersion/kind".
 	UnknownKinds map[string]int
