@@ -89,8 +89,8 @@ func (t *tableWriter) legend() {
 
 // nsGroup is what one namespace section shows.
 type nsGroup struct {
-	workloads []Workload
-	findings  []rules.Finding
+	workloads []*Workload
+	findings  []*rules.Finding
 }
 
 func groupByNamespace(d *Document) map[string]*nsGroup {
@@ -104,13 +104,15 @@ func groupByNamespace(d *Document) map[string]*nsGroup {
 	for _, ns := range d.Namespaces {
 		get(ns)
 	}
-	for _, wl := range d.Workloads {
-		g := get(wl.Object.Namespace)
-		g.workloads = append(g.workloads, wl)
+	// The groups point into the document: a large cluster has tens of
+	// thousands of workloads and findings, not worth copying.
+	for i := range d.Workloads {
+		g := get(d.Workloads[i].Object.Namespace)
+		g.workloads = append(g.workloads, &d.Workloads[i])
 	}
-	for _, f := range d.Findings {
-		g := get(f.Namespace)
-		g.findings = append(g.findings, f)
+	for i := range d.Findings {
+		g := get(d.Findings[i].Namespace)
+		g.findings = append(g.findings, &d.Findings[i])
 	}
 	for _, g := range m {
 		sort.SliceStable(g.workloads, func(i, j int) bool {
@@ -165,7 +167,7 @@ func (t *tableWriter) namespace(ns string, g *nsGroup) {
 	t.findings(g.findings)
 }
 
-func (t *tableWriter) workloads(ws []Workload) {
+func (t *tableWriter) workloads(ws []*Workload) {
 	tw := t.newTab()
 	head := []string{t.p.plain("WORKLOAD"), t.p.plain("HOSTNETWORK")}
 	for i := range t.targets {
@@ -193,7 +195,7 @@ func (t *tableWriter) workloads(ws []Workload) {
 	}
 }
 
-func findVerdict(wl Workload, target string) (Verdict, bool) {
+func findVerdict(wl *Workload, target string) (Verdict, bool) {
 	for _, v := range wl.Verdicts {
 		if v.Target == target {
 			return v, true
@@ -202,7 +204,7 @@ func findVerdict(wl Workload, target string) (Verdict, bool) {
 	return Verdict{}, false
 }
 
-func (t *tableWriter) verdictCell(wl Workload, target string) string {
+func (t *tableWriter) verdictCell(wl *Workload, target string) string {
 	v, ok := findVerdict(wl, target)
 	if !ok {
 		return t.p.plain("-")
@@ -210,7 +212,7 @@ func (t *tableWriter) verdictCell(wl Workload, target string) string {
 	return t.p.verdict(v.Verdict)
 }
 
-func (t *tableWriter) traces(ws []Workload) {
+func (t *tableWriter) traces(ws []*Workload) {
 	t.printf("  Traces:\n")
 	for _, wl := range ws {
 		for i, tg := range t.targets {
@@ -241,7 +243,7 @@ func ruleRefText(r reach.RuleRef) string {
 	return s
 }
 
-func (t *tableWriter) findings(fs []rules.Finding) {
+func (t *tableWriter) findings(fs []*rules.Finding) {
 	tw := t.newTab()
 	row(tw, t.p.plain("SEVERITY"), t.p.plain("RULE"), t.p.plain("SOURCE"), t.p.plain("MESSAGE"))
 	for _, f := range fs {

@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/model"
@@ -21,15 +22,17 @@ func metadataTargets(a *reach.Analysis) []int {
 }
 
 // allowers returns the rules that allowed a result, as related locations.
-func allowers(r reach.Result) []Location {
-	var out []Location
+func allowers(r reach.Result) []Location { return appendAllowers(nil, r) }
+
+// appendAllowers appends the rules that allowed a result to out.
+func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {
 		if s.Decision != reach.Allow || s.Layer != reach.LayerNetworkPolicy {
 			continue
 		}
 		for _, ref := range s.Rules {
 			out = append(out, Location{Object: ref.Policy, Source: ref.Source,
-				Note: fmt.Sprintf("egress rule %d allows it: %s", ref.Rule, ref.Why)})
+				Note: "egress rule " + strconv.Itoa(ref.Rule) + " allows it: " + ref.Why})
 		}
 	}
 	return out
@@ -54,6 +57,15 @@ func joinRefs(refs []model.ObjectRef) string {
 func dedupLocations(ls []Location) []Location {
 	if len(ls) < 2 {
 		return ls
+	}
+	if len(ls) <= 8 { // the usual case: a quadratic scan beats a map
+		out := ls[:0]
+		for _, l := range ls {
+			if !slices.Contains(out, l) {
+				out = append(out, l)
+			}
+		}
+		return out
 	}
 	seen := make(map[Location]bool, len(ls))
 	out := ls[:0:0]

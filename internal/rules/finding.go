@@ -60,7 +60,11 @@ func (r *Registry) Run(ctx *Context) []Finding {
 		wg.Go(func() { per[i] = rule.Check(ctx) })
 	}
 	wg.Wait()
-	var out []Finding
+	n := 0
+	for _, fs := range per {
+		n += len(fs)
+	}
+	out := make([]Finding, 0, n)
 	for i, rule := range r.rules {
 		for _, f := range per[i] {
 			f.RuleID = rule.ID

@@ -26,11 +26,13 @@ func init() {
 
 func checkIPv6(ctx *Context) []Finding {
 	a := ctx.Analysis
+	meta := metadataTargets(a)
+	clouds := endpoints.Clouds()
 	var out []Finding
 	for _, wr := range a.Workloads {
 		var open []string
-		for _, c := range endpoints.Clouds() {
-			v4, v6 := familyVerdicts(a, wr, c)
+		for _, c := range clouds {
+			v4, v6 := familyVerdicts(a, meta, wr, c)
 			if v4 == reach.Blocked && v6.ok {
 				open = append(open, v6.target)
 			}
@@ -57,11 +59,11 @@ type openV6 struct {
 
 // familyVerdicts returns the cloud's worst IPv4 metadata verdict and the
 // first reachable IPv6 metadata target.
-func familyVerdicts(a *reach.Analysis, wr *reach.WorkloadResult, c endpoints.Cloud) (reach.Verdict, openV6) {
+func familyVerdicts(a *reach.Analysis, meta []int, wr *reach.WorkloadResult, c endpoints.Cloud) (reach.Verdict, openV6) {
 	v4, seen4 := reach.Blocked, false
 	var v6 openV6
-	for _, ti := range metadataTargets(a) {
-		t := a.Targets[ti]
+	for _, ti := range meta {
+		t := &a.Targets[ti]
 		if !servesCloud(t, c) {
 			continue
 		}
@@ -79,7 +81,7 @@ func familyVerdicts(a *reach.Analysis, wr *reach.WorkloadResult, c endpoints.Clo
 	return v4, v6
 }
 
-func servesCloud(t reach.Target, c endpoints.Cloud) bool {
+func servesCloud(t *reach.Target, c endpoints.Cloud) bool {
 	for _, e := range t.Endpoints {
 		if e.Cloud == c {
 			return true

@@ -32,7 +32,7 @@ func checkReachable(ctx *Context) []Finding {
 	// Results share their traces, so the rules behind them are described
 	// once per trace rather than once per workload.
 	described := map[traceSet]related{}
-	var out []Finding
+	out := make([]Finding, 0, len(a.Workloads))
 	for _, wr := range a.Workloads {
 		var key traceSet
 		n := 0
@@ -92,7 +92,7 @@ func describeReachable(a *reach.Analysis, wr *reach.WorkloadResult, meta []int) 
 			continue
 		}
 		rel.targets = append(rel.targets, a.Targets[ti].String())
-		locs = append(locs, allowers(r)...)
+		locs = appendAllowers(locs, r)
 		if rel.reason == "" {
 			rel.reason = decidingReason(r)
 		}

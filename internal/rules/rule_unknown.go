@@ -26,11 +26,12 @@ func init() {
 
 func checkUnknown(ctx *Context) []Finding {
 	a := ctx.Analysis
+	meta := metadataTargets(a)
 	var out []Finding
 	for _, wr := range a.Workloads {
 		var open []string
 		reason := ""
-		for _, ti := range metadataTargets(a) {
+		for _, ti := range meta {
 			r := wr.Results[ti]
 			if r.Verdict != reach.Unknown {
 				continue
