@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,18 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 	case c.badLine > 0:
 		return &InputError{Source: at.At(c.badLine), Msg: "invalid " + in.enc + " text"}
 	}
+	if len(c.blocks) == 1 && singleDocument(c.blocks[0]) {
+		// The common case: one small document in one block. Parsing the
+		// bytes directly skips the reader machinery of a yaml.Decoder.
+		var root yaml.Node
+		if err := safeUnmarshal(c.blocks[0], &root); err != nil {
+			return yamlError(file, c, err)
+		}
+		if root.Kind == 0 {
+			return nil // nothing but comments
+		}
+		return handleDocument(in, c, &root, fn)
+	}
 	dec := yaml.NewDecoder(c.reader())
 	for {
 		var root yaml.Node
@@ -46,16 +59,41 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 		if err != nil {
 			return yamlError(file, c, err)
 		}
-		d := &doc{file: file, base: c.start - 1, last: c.end}
-		// Without an anchor there can be no alias (yaml.v3 refuses an
-		// unknown one), so most documents need no expansion walk.
-		if c.anchors {
-			if n, msg := checkAliases(&root, &in.expanded); n != nil {
-				return &InputError{Source: d.source(n), Msg: msg}
-			}
+		if e := handleDocument(in, c, &root, fn); e != nil {
+			return e
 		}
-		fn(d, &root)
 	}
+}
+
+// handleDocument checks one decoded document's aliases and passes it on.
+func handleDocument(in *fileState, c *chunk, root *yaml.Node, fn func(*doc, *yaml.Node)) *InputError {
+	d := &doc{file: in.name, base: c.start - 1, last: c.end}
+	// Without an anchor there can be no alias (yaml.v3 refuses an unknown
+	// one), so most documents need no expansion walk.
+	if c.anchors {
+		if n, msg := checkAliases(root, &in.expanded); n != nil {
+			return &InputError{Source: d.source(n), Msg: msg}
+		}
+	}
+	fn(d, root)
+	return nil
+}
+
+// singleDocument reports whether b holds no document marker after its first
+// line. The splitter cuts documents at markers, so this always holds; it is
+// checked because yaml.Unmarshal would silently drop a second document.
+func singleDocument(b []byte) bool {
+	return !bytes.Contains(b, []byte("\n---")) && !bytes.Contains(b, []byte("\n..."))
+}
+
+// safeUnmarshal is safeDecode for a document held in one slice.
+func safeUnmarshal(b []byte, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: parser failed: %v", r)
+		}
+	}()
+	return yaml.Unmarshal(b, n)
 }
 
 // safeDecode turns a panic of the YAML parser into an error, so one hostile
