@@ -16,20 +16,8 @@ import (
 
 type discoveryClient = discovery.DiscoveryInterface
 
-// stubKinds are the policy kinds the engine does not evaluate yet, by
-// "group/Kind", with the same flags as the manifest loader's table (a
-// differential test keeps the two in step).
-var stubKinds = map[string]model.PolicyStub{
-	"policy.networking.k8s.io/AdminNetworkPolicy":         {ClusterScoped: true},
-	"policy.networking.k8s.io/BaselineAdminNetworkPolicy": {ClusterScoped: true, Baseline: true},
-	"policy.networking.k8s.io/ClusterNetworkPolicy":       {ClusterScoped: true},
-	"cilium.io/CiliumNetworkPolicy":                       {},
-	"cilium.io/CiliumClusterwideNetworkPolicy":            {ClusterScoped: true, SelectsHostNetwork: true},
-	"projectcalico.org/NetworkPolicy":                     {},
-	"crd.projectcalico.org/NetworkPolicy":                 {},
-	"projectcalico.org/GlobalNetworkPolicy":               {ClusterScoped: true, SelectsHostNetwork: true},
-	"crd.projectcalico.org/GlobalNetworkPolicy":           {ClusterScoped: true, SelectsHostNetwork: true},
-}
+// stubKinds are the policy kinds the engine does not evaluate yet.
+var stubKinds = model.UnevaluatedPolicyKinds
 
 // stubGroups are the API groups that serve stub kinds.
 var stubGroups = map[string]bool{}

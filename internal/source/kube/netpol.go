@@ -37,7 +37,7 @@ func ConvertNetworkPolicy(p *networkingv1.NetworkPolicy, src model.Source) (*mod
 	c := &netpolConverter{src: src}
 	np := &model.NetworkPolicy{
 		Ref:         model.ObjectRef{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: p.Namespace, Name: p.Name},
-		Annotations: ownAnnotations(p.Annotations),
+		Annotations: model.OwnAnnotations(p.Annotations),
 		Source:      src,
 		PodSelector: *c.selector(&p.Spec.PodSelector, "spec.podSelector"),
 	}

@@ -107,7 +107,7 @@ func (l *loader) namespaceObj(n *corev1.Namespace) {
 	labels := model.Labels{}
 	maps.Copy(labels, n.Labels)
 	labels[model.MetadataNameLabel] = n.Name
-	ns := &model.Namespace{Name: n.Name, Labels: labels, Annotations: ownAnnotations(n.Annotations), Source: l.src, Declared: true}
+	ns := &model.Namespace{Name: n.Name, Labels: labels, Annotations: model.OwnAnnotations(n.Annotations), Source: l.src, Declared: true}
 	l.mu.Lock()
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
@@ -124,7 +124,7 @@ func (l *loader) node(n *corev1.Node) {
 
 func (l *loader) serviceAccount(s *corev1.ServiceAccount) {
 	sa := &model.ServiceAccount{Ref: model.ObjectRef{APIVersion: "v1", Kind: "ServiceAccount", Namespace: s.Namespace, Name: s.Name},
-		Annotations: ownAnnotations(s.Annotations), Source: l.src}
+		Annotations: model.OwnAnnotations(s.Annotations), Source: l.src}
 	l.mu.Lock()
 	l.accounts = append(l.accounts, sa)
 	l.mu.Unlock()

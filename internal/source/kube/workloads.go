@@ -28,7 +28,7 @@ func (l *loader) add(apiVersion, kind string, meta *metav1.ObjectMeta, folded bo
 	e := &entry{
 		w: &model.Workload{
 			Ref:         model.ObjectRef{APIVersion: apiVersion, Kind: kind, Namespace: meta.Namespace, Name: meta.Name},
-			Annotations: ownAnnotations(meta.Annotations),
+			Annotations: model.OwnAnnotations(meta.Annotations),
 			Source:      l.src,
 			Templates:   t,
 		},

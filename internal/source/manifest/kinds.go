@@ -54,18 +54,8 @@ var classes = map[string]class{
 	"extensions/NetworkPolicy":        classNetworkPolicy,
 }
 
-// stubKinds are the policy kinds the engine does not evaluate.
-var stubKinds = map[string]model.PolicyStub{
-	"policy.networking.k8s.io/AdminNetworkPolicy":         {ClusterScoped: true},
-	"policy.networking.k8s.io/BaselineAdminNetworkPolicy": {ClusterScoped: true, Baseline: true},
-	"policy.networking.k8s.io/ClusterNetworkPolicy":       {ClusterScoped: true},
-	"cilium.io/CiliumNetworkPolicy":                       {},
-	"cilium.io/CiliumClusterwideNetworkPolicy":            {ClusterScoped: true, SelectsHostNetwork: true},
-	"projectcalico.org/NetworkPolicy":                     {},
-	"crd.projectcalico.org/NetworkPolicy":                 {},
-	"projectcalico.org/GlobalNetworkPolicy":               {ClusterScoped: true, SelectsHostNetwork: true},
-	"crd.projectcalico.org/GlobalNetworkPolicy":           {ClusterScoped: true, SelectsHostNetwork: true},
-}
+// stubKinds are the policy kinds the engine does not evaluate yet.
+var stubKinds = model.UnevaluatedPolicyKinds
 
 // foldedKinds are the kinds reported under their controlling owner.
 var foldedKinds = map[string]bool{

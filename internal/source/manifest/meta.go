@@ -1,6 +1,6 @@
 package manifest
 
-import "strings"
+import "github.com/imdsguard/imdsguard/internal/model"
 
 // defaultNamespace is where namespaced objects without metadata.namespace live.
 const defaultNamespace = "default"
@@ -19,7 +19,7 @@ func (o *object) readMeta() {
 	o.readNamespace()
 	o.ref.Name = o.name()
 	o.labels = w.strMap(o.meta.value("labels"), "metadata.labels")
-	o.annotations = ownAnnotations(w.strMap(o.meta.value("annotations"), "metadata.annotations"))
+	o.annotations = model.OwnAnnotations(w.strMap(o.meta.value("annotations"), "metadata.annotations"))
 	o.uid, _ = w.str(o.meta.value("uid"), "metadata.uid")
 }
 
@@ -61,21 +61,3 @@ func (o *object) readNamespace() {
 		o.ref.Namespace = defaultNamespace
 	}
 }
-
-// ownAnnotations keeps only imdsguard's own annotations: every annotation is
-// checked, but the others (often large, such as kubectl's
-// last-applied-configuration) play no part and are not kept.
-func ownAnnotations(all map[string]string) map[string]string {
-	var own map[string]string
-	for k, v := range all {
-		if strings.HasPrefix(k, annotationPrefix) {
-			if own == nil {
-				own = map[string]string{}
-			}
-			own[k] = v
-		}
-	}
-	return own
-}
-
-const annotationPrefix = "imdsguard.io/"
