@@ -1,0 +1,6 @@
+// Package terraform reads the metadata service settings of node groups,
+// launch templates, instances and managed clusters from Terraform code
+// into model.NodeConfig values, resolving variables, locals, local modules
+// and references between resources where it can, and marking every value
+// it cannot resolve as Unresolved rather than guessing.
+package terraform

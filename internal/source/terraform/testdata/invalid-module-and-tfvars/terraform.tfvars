@@ -1,0 +1,2 @@
+tokens = "required"
+hop = timestamp()

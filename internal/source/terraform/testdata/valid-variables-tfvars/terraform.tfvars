@@ -1,0 +1,2 @@
+tokens    = "optional"
+hop_limit = 3
