@@ -278,3 +278,22 @@ func TestRulesAndVersion(t *testing.T) {
 		t.Errorf("version: code %d, out %q", r.code, r.stdout)
 	}
 }
+
+// TestNodeSettingsAreNotClaimed checks that node settings read from
+// infrastructure code are announced as not yet part of the verdict, and do
+// not change it.
+func TestNodeSettingsAreNotClaimed(t *testing.T) {
+	cfn := "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  LT:\n    Type: AWS::EC2::LaunchTemplate\n    Properties:\n      LaunchTemplateData:\n        MetadataOptions: {HttpTokens: required, HttpPutResponseHopLimit: 1}\n---\n" +
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: i}]}\n"
+	r := runCLI(t, cfn, "scan", "-f", "json", "--cloud", "aws", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "not part of the verdicts yet") {
+		t.Fatalf("code %d, stderr %q", r.code, r.stderr)
+	}
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	if v := d.Workloads[0].Verdicts[0].Verdict.String(); v != "Reachable" {
+		t.Errorf("verdict %s, want Reachable: the node layer is not evaluated yet", v)
+	}
+}
