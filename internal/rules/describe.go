@@ -22,8 +22,6 @@ func metadataTargets(a *reach.Analysis) []int {
 }
 
 // allowers returns the rules that allowed a result, as related locations.
-func allowers(r reach.Result) []Location { return appendAllowers(nil, r) }
-
 // appendAllowers appends the rules that allowed a result to out.
 func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {

@@ -43,6 +43,9 @@ type collected struct {
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
 	unknown    []UnknownObject
+	// nodeConfigs are node settings from infrastructure code and cloud
+	// exports (nodeconfigs.go).
+	nodeConfigs []*model.NodeConfig
 }
 
 // fail records an input error and the scope it leaves incomplete.

@@ -108,6 +108,7 @@ func (r *Result) merge(c *collected) {
 	inv.ServiceAccounts = append(inv.ServiceAccounts, c.accounts...)
 	inv.Nodes = append(inv.Nodes, c.nodes...)
 	inv.Unsupported = append(inv.Unsupported, c.stubs...)
+	inv.NodeConfigs = append(inv.NodeConfigs, c.nodeConfigs...)
 	for _, u := range c.unknown {
 		inv.UnknownKinds[u.Ref.APIVersion+"/"+u.Ref.Kind]++
 	}

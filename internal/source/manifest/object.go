@@ -31,6 +31,9 @@ func (c *collected) readDocument(d *doc, root *yaml.Node) {
 		}
 		root = root.Content[0]
 	}
+	if c.readNodeConfigs(d, root) {
+		return
+	}
 	c.readObject(d, root, 0)
 }
 

@@ -6,17 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/imdsguard/imdsguard/internal/source/nodeconfigtest"
 )
 
 // FuzzLoad writes arbitrary bytes as a module's main.tf: the loader must
 // not panic, and every error must point at a line of that file.
 func FuzzLoad(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*/main.tf")
-	for _, s := range seeds {
-		if b, err := os.ReadFile(s); err == nil {
-			f.Add(b)
-		}
-	}
+	nodeconfigtest.AddFiles(f, "testdata/*/main.tf")
 	f.Add([]byte("locals {\n a = local.b\n b = local.a\n}\nresource \"aws_instance\" \"x\" {\n metadata_options { http_tokens = local.a }\n}\n"))
 	f.Add([]byte("module \"m\" {\n source = \"./\"\n}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,16 +2,12 @@ package terraform
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/imdsguard/imdsguard/internal/source/nodeconfigtest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // options are the Options of the cases that need some.
 var options = map[string]Options{
@@ -41,27 +37,10 @@ func TestLoad(t *testing.T) {
 			case !valid && len(res.Errors) == 0:
 				t.Errorf("no error")
 			}
-			golden(t, dir+".golden", render(res))
+			nodeconfigtest.Golden(t, dir+".golden", render(res))
 		})
 	}
 	if n == 0 {
 		t.Fatal("no testdata")
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(got, string(want)); diff != "" {
-		t.Errorf("%s mismatch (-got +want):\n%s", path, diff)
 	}
 }
