@@ -91,20 +91,24 @@ func (r *Result) workloadDoc(wr *reach.WorkloadResult, s *report.Summary) report
 	return w
 }
 
-// DecidingLayer is the layer whose step settled the verdict: the last step
-// that did not merely pass.
+// DecidingLayer is the layer that settled the verdict: for Unknown, the
+// first layer that could not decide; otherwise the last layer that took a
+// position (not merely "no opinion"), or the only one there is.
 func DecidingLayer(res reach.Result) reach.Layer {
-	for i := len(res.Trace) - 1; i >= 0; i-- {
-		if res.Trace[i].Decision != reach.NoOpinion || i == 0 {
-			if res.Verdict == reach.Unknown {
-				for _, st := range res.Trace {
-					if st.Decision == reach.Undecided {
-						return st.Layer
-					}
-				}
+	if res.Verdict == reach.Unknown {
+		for _, st := range res.Trace {
+			if st.Decision == reach.Undecided {
+				return st.Layer
 			}
+		}
+	}
+	for i := len(res.Trace) - 1; i >= 0; i-- {
+		if res.Trace[i].Decision != reach.NoOpinion {
 			return res.Trace[i].Layer
 		}
+	}
+	if len(res.Trace) > 0 {
+		return res.Trace[0].Layer
 	}
 	return ""
 }
