@@ -21,7 +21,7 @@ demo:
 test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
 	assets="$$(hack/controlplane.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
-	hack/fuzz-smoke.sh 10s
+	hack/fuzz-smoke.sh 20000x
 
 vet:
 	$(GO) vet ./...
@@ -30,7 +30,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 fuzz:
-	hack/fuzz-smoke.sh 60s
+	hack/fuzz-smoke.sh 500000x
 
 # Benchmarks and the performance targets of docs/performance.md.
 perf:
