@@ -279,21 +279,46 @@ func TestRulesAndVersion(t *testing.T) {
 	}
 }
 
-// TestNodeSettingsAreNotClaimed checks that node settings read from
-// infrastructure code are announced as not yet part of the verdict, and do
-// not change it.
-func TestNodeSettingsAreNotClaimed(t *testing.T) {
-	cfn := "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  LT:\n    Type: AWS::EC2::LaunchTemplate\n    Properties:\n      LaunchTemplateData:\n        MetadataOptions: {HttpTokens: required, HttpPutResponseHopLimit: 1}\n---\n" +
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: i}]}\n"
-	r := runCLI(t, cfn, "scan", "-f", "json", "--cloud", "aws", "-")
-	if r.code != 1 || !strings.Contains(r.stderr, "not part of the verdicts yet") {
-		t.Fatalf("code %d, stderr %q", r.code, r.stderr)
+// TestNodeSettings checks that node settings read from infrastructure code
+// in the same run decide, with the network, whether pods get credentials.
+func TestNodeSettings(t *testing.T) {
+	template := func(options string) string {
+		return "AWSTemplateFormatVersion: \"2010-09-09\"\nParameters:\n  Hop: {Type: Number}\nResources:\n  LT:\n    Type: AWS::EC2::LaunchTemplate\n" +
+			"    Properties:\n      LaunchTemplateData:\n        MetadataOptions: {" + options + "}\n---\n"
 	}
-	var d report.Document
-	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
-		t.Fatal(err)
+	pod := func(host bool) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {hostNetwork: %v, containers: [{name: c, image: i}]}\n", host)
 	}
-	if v := d.Workloads[0].Verdicts[0].Verdict.String(); v != "Reachable" {
-		t.Errorf("verdict %s, want Reachable: the node layer is not evaluated yet", v)
+	tests := []struct {
+		name, in   string
+		want4      string // verdict at 169.254.169.254
+		wantLayer4 string // last layer of its trace
+	}{
+		{"tokens required, hop limit 1", template("HttpTokens: required, HttpPutResponseHopLimit: 1") + pod(false), "Blocked", "NodeSettings"},
+		{"hop limit 2 lets pods in", template("HttpTokens: required, HttpPutResponseHopLimit: 2") + pod(false), "Reachable", "NodeSettings"},
+		{"IMDSv1 left on", template("HttpPutResponseHopLimit: 1") + pod(false), "Reachable", "NodeSettings"},
+		{"host network is served anyway", template("HttpTokens: required, HttpPutResponseHopLimit: 1") + pod(true), "Reachable", "NodeSettings"},
+		{"unresolved hop limit is not safe", template("HttpTokens: required, HttpPutResponseHopLimit: !Ref Hop") + pod(false), "Reachable", "NodeSettings"},
+		{"no node settings", pod(false), "Reachable", "NetworkPolicy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.in, "scan", "-f", "json", "--cloud", "aws", "--fail-on", "none", "-")
+			if r.code != 0 {
+				t.Fatalf("code %d, stderr %q", r.code, r.stderr)
+			}
+			var d report.Document
+			if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+				t.Fatal(err)
+			}
+			v := d.Workloads[0].Verdicts[0]
+			if v.Target != "169.254.169.254:80/TCP" {
+				t.Fatalf("first target %s", v.Target)
+			}
+			last := v.Trace[len(v.Trace)-1]
+			if v.Verdict.String() != tt.want4 || string(last.Layer) != tt.wantLayer4 {
+				t.Errorf("verdict %s decided by %s, want %s by %s; trace %+v", v.Verdict, last.Layer, tt.want4, tt.wantLayer4, v.Trace)
+			}
+		})
 	}
 }

@@ -41,8 +41,8 @@ type WorkloadResult struct {
 func (a *Analysis) Engine() *Engine { return a.engine }
 
 // Evaluate answers every workload in the inventory for every target.
-func Evaluate(inv *model.Inventory, targets []Target) *Analysis {
-	e := New(inv, targets)
+func Evaluate(inv *model.Inventory, targets []Target, opts ...Option) *Analysis {
+	e := New(inv, targets, opts...)
 	a := &Analysis{Targets: targets, Selects: map[*model.NetworkPolicy][]*WorkloadResult{}, engine: e, inv: inv}
 	a.Workloads = make([]*WorkloadResult, len(inv.Workloads))
 	for i, w := range inv.Workloads {

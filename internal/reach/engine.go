@@ -18,6 +18,7 @@ type Engine struct {
 	// compiled[p][t] is what policy p's egress rules say about target t.
 	compiled map[*model.NetworkPolicy][]policyVerdict
 	cluster  clusterStubs
+	node     NodeLayer
 }
 
 type policyVerdict struct {
@@ -30,8 +31,11 @@ type clusterStubs struct {
 }
 
 // New indexes the inventory for the given targets.
-func New(inv *model.Inventory, targets []Target) *Engine {
+func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 	e := &Engine{inv: inv, targets: targets, ns: map[string]*nsIndex{}, compiled: map[*model.NetworkPolicy][]policyVerdict{}}
+	for _, o := range opts {
+		o(e)
+	}
 	for _, np := range inv.NetworkPolicies {
 		e.index(np.Ref.Namespace).policies = append(e.index(np.Ref.Namespace).policies, np)
 		if np.Egress {
@@ -100,6 +104,7 @@ func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkP
 		} else {
 			out[ti] = pe.evaluate(ti)
 		}
+		out[ti] = e.applyNode(out[ti], ti, t.HostNetwork)
 	}
 	return out
 }

@@ -87,7 +87,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	reach.SortTargets(targets)
 	keepOpen := reach.Targets(endpoints.KeepOpen(clouds...))
 	reach.SortTargets(keepOpen)
-	a := reach.Evaluate(inv, targets)
+	var opts []reach.Option
+	if n := newNodeLayer(inv); n != nil {
+		opts = append(opts, reach.WithNodeLayer(n))
+	}
+	a := reach.Evaluate(inv, targets, opts...)
 	reg := rules.Default()
 	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: keepOpen})
 	warnings := reg.Suppress(findings, inv, cfg)
@@ -125,6 +129,9 @@ func endpointPlan(o Options) (func([]endpoints.Cloud) []endpoints.Endpoint, func
 			if d := endpoints.Detect(inv.Nodes); len(d) > 0 {
 				return d
 			}
+			if d := nodeConfigClouds(inv.NodeConfigs); len(d) > 0 {
+				return d
+			}
 			return endpoints.Clouds()
 		}
 		return []endpoints.Cloud{c}
@@ -147,4 +154,21 @@ func (r *Result) FindWorkload(key string) (*reach.WorkloadResult, error) {
 		names = append(names[:10], "...")
 	}
 	return nil, fmt.Errorf("no workload %q (want NAMESPACE/KIND/NAME; known: %v)", key, names)
+}
+
+// nodeConfigClouds returns the clouds of the node settings read, sorted: with
+// no Node objects, infrastructure code says which cloud the cluster runs on.
+func nodeConfigClouds(cfgs []*model.NodeConfig) []endpoints.Cloud {
+	seen := map[endpoints.Cloud]bool{}
+	var out []endpoints.Cloud
+	for _, c := range cfgs {
+		if cl := endpoints.Cloud(c.Cloud); !seen[cl] {
+			if _, err := endpoints.ParseCloud(c.Cloud); err == nil {
+				seen[cl] = true
+				out = append(out, cl)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }

@@ -81,12 +81,6 @@ func runE(cmd *cobra.Command, s cli.Streams, f *flags, args []string) error {
 		if f.verbose {
 			printVerbose(s.ErrOut, res.Result)
 		}
-		if n := len(res.Inventory.NodeConfigs); n > 0 {
-			// Say so rather than let a reader think IMDSv2 or the hop limit
-			// already counts: the node layer is not part of the verdict yet.
-			fmt.Fprintf(s.ErrOut, "note: read %d node setting(s) from infrastructure code or cloud exports; "+
-				"node-level protections (IMDSv2, hop limit, GKE metadata server) are not part of the verdicts yet\n", n)
-		}
 		docs = append(docs, report.ClusterDocument{Cluster: res.Cluster, Document: res.Document()})
 		inputErrors += len(res.InputErrors)
 		failed += failing(res.Findings, threshold)
