@@ -36,12 +36,14 @@ func appendAllowers(out []Location, r reach.Result) []Location {
 	return out
 }
 
-// decidingReason returns the reason of the trace's last step.
+// decidingReason joins the reasons of the trace's steps: the network's and,
+// when node settings were read, the node layer's.
 func decidingReason(r reach.Result) string {
-	if len(r.Trace) == 0 {
-		return ""
+	reasons := make([]string, len(r.Trace))
+	for i, s := range r.Trace {
+		reasons[i] = s.Reason
 	}
-	return r.Trace[len(r.Trace)-1].Reason
+	return strings.Join(reasons, "; ")
 }
 
 func joinRefs(refs []model.ObjectRef) string {

@@ -97,7 +97,15 @@ func (n *nodeLayer) Decide(t *reach.Target, hostNetwork bool) (reach.Step, bool)
 		}
 		known = true
 		open = append(open, unknown...)
+		seen := map[string]bool{}
 		for _, c := range cfgs {
+			// A node group resolved to its launch template reads as the
+			// template; name each setting once.
+			if k := c.Kind + "/" + c.Name + "@" + c.Source.String(); seen[k] {
+				continue
+			} else {
+				seen[k] = true
+			}
 			o := nodesettings.Evaluate(c, class, family)
 			refs = append(refs, reach.RuleRef{Policy: model.ObjectRef{Kind: c.Kind, Name: c.Name}, Rule: -1, Source: c.Source,
 				Why: o.Verdict.String() + ": " + o.Reason})
