@@ -322,3 +322,52 @@ func TestNodeSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestTerraformInputs checks that Terraform in a scanned directory, or named
+// as a file, gives node settings that decide with the network.
+func TestTerraformInputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("infra/main.tf", `variable "hop" { default = 1 }
+resource "aws_launch_template" "nodes" {
+  name = "nodes"
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = var.hop
+  }
+}
+`)
+	write("infra/modules/unused/main.tf", "resource \"aws_instance\" \"x\" {}\n")
+	write("k8s/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: i}]}\n")
+	for _, args := range [][]string{
+		{filepath.Join(dir)},
+		{filepath.Join(dir, "infra", "main.tf"), filepath.Join(dir, "k8s")},
+	} {
+		r := runCLI(t, "", append([]string{"scan", "-f", "json", "-v", "--fail-on", "none"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: code %d, stderr %q", args, r.code, r.stderr)
+		}
+		var d report.Document
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Clouds) != 1 || d.Clouds[0] != "aws" {
+			t.Errorf("%v: clouds %v, want aws from the Terraform", args, d.Clouds)
+		}
+		if v := d.Workloads[0].Verdicts[0]; v.Verdict.String() != "Blocked" {
+			t.Errorf("%v: %s %s, want Blocked by the node layer; trace %+v", args, v.Target, v.Verdict, v.Trace)
+		}
+		if len(args) == 1 && !strings.Contains(r.stderr, "read only as a module it calls") {
+			t.Errorf("nested Terraform directory not listed as skipped:\n%s", r.stderr)
+		}
+	}
+}

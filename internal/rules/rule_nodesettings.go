@@ -62,8 +62,14 @@ func nodeFix(c *model.NodeConfig) string {
 			"(and workload_identity_config on the cluster)."
 	case c.Cloud == "gcp":
 		return "`gcloud container node-pools update POOL --cluster CLUSTER --workload-metadata=GKE_METADATA`"
+	case c.Kind == "AWS::EKS::Nodegroup":
+		return "Give the node group a LaunchTemplate whose LaunchTemplateData.MetadataOptions has " +
+			"`HttpTokens: required` and `HttpPutResponseHopLimit: 1`."
 	case strings.HasPrefix(c.Kind, "AWS::"):
 		return "In the resource's MetadataOptions: `HttpTokens: required` and `HttpPutResponseHopLimit: 1`."
+	case c.Kind == "aws_eks_node_group" || c.Kind == "aws_autoscaling_group":
+		return "Give it a `launch_template { id = ..., version = ... }` whose aws_launch_template has " +
+			"`metadata_options { http_tokens = \"required\"; http_put_response_hop_limit = 1 }`."
 	case strings.HasPrefix(c.Kind, "aws_"):
 		return "`metadata_options { http_endpoint = \"enabled\"; http_tokens = \"required\"; http_put_response_hop_limit = 1 }`"
 	case strings.HasPrefix(c.Kind, "eksctl"):

@@ -76,7 +76,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		loaded = &manifest.Result{Inventory: inv, Errors: errs}
 	} else {
-		loaded = manifest.Load(ctx, o.Paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
+		paths, roots, skipped := splitTerraform(o.Paths)
+		loaded = manifest.Load(ctx, paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
+		loadTerraform(ctx, roots, loaded)
+		loaded.Skipped = append(loaded.Skipped, skipped...)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -137,7 +137,11 @@ func openOutput(s cli.Streams, path string) (io.Writer, func() error, error) {
 
 func printVerbose(w io.Writer, res *scan.Result) {
 	for _, p := range res.Skipped {
-		fmt.Fprintln(w, "skipped (not .yaml, .yml or .json):", p)
+		if strings.Contains(p, ": ") { // it carries its own reason
+			fmt.Fprintln(w, "skipped:", p)
+			continue
+		}
+		fmt.Fprintln(w, "skipped (not .yaml, .yml, .json or .tf):", p)
 	}
 	kinds := make([]string, 0, len(res.Inventory.UnknownKinds))
 	for k := range res.Inventory.UnknownKinds {
