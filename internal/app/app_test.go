@@ -136,6 +136,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad fail-on", clean, []string{"scan", "--fail-on", "severe", "-"}, 2, "severity"},
 		{"bad flag", clean, []string{"scan", "--nope", "-"}, 2, "unknown flag"},
 		{"missing file", "", []string{"scan", "does-not-exist.yaml"}, 2, "does-not-exist.yaml"},
+		{"terraform syntax error", "", []string{"scan", "testdata/broken.tf"}, 2, "testdata/broken.tf:3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ func init() {
 		Remediation: "Require IMDSv2 with a hop limit of 1 (AWS), or run the GKE metadata server " +
 			"(workload metadata mode GKE_METADATA). The finding gives the change in the language of " +
 			"the source it points at.",
-		References: []Reference{mitreIMDS, {Name: "CIS Amazon EKS Benchmark 3.2.x / CIS GKE Benchmark 6.4.1 and 6.4.2 (node metadata)"}},
+		References: []Reference{mitreIMDS, {Name: "CIS GKE Benchmark 6.4.2 (Ensure the GKE Metadata Server is Enabled)"}},
 		Check:      checkNodeSettings,
 	})
 }

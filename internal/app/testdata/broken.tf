@@ -1,0 +1,5 @@
+resource "aws_launch_template" "x" {
+  metadata_options {
+    http_tokens = = "required"
+  }
+}
