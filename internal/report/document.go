@@ -76,6 +76,9 @@ type Workload struct {
 	HostNetwork bool            `json:"hostNetwork"`
 	// Inferred is true when only a Pod's ownerReference named the workload.
 	Inferred bool `json:"inferred"`
+	// Identity is the cloud identity the workload has of its own (IRSA, GKE
+	// or Azure workload identity), if any.
+	Identity string `json:"identity,omitempty"`
 	// Policies names the egress NetworkPolicies that select its pods.
 	Policies []string  `json:"policies"`
 	Verdicts []Verdict `json:"verdicts"`

@@ -29,14 +29,11 @@ func init() {
 
 func checkIdentity(ctx *Context) []Finding {
 	a := ctx.Analysis
-	sas := map[string]*model.ServiceAccount{}
-	for _, sa := range ctx.Inventory.ServiceAccounts {
-		sas[sa.Ref.Namespace+"/"+sa.Ref.Name] = sa
-	}
+	sas := model.ServiceAccountIndex(ctx.Inventory.ServiceAccounts)
 	meta := metadataTargets(a)
 	var out []Finding
 	for _, wr := range a.Workloads {
-		id := ownIdentity(wr.Workload, sas)
+		id := model.OwnIdentity(wr.Workload, sas)
 		if id == "" {
 			continue
 		}
@@ -59,28 +56,4 @@ func checkIdentity(ctx *Context) []Finding {
 		})
 	}
 	return out
-}
-
-// ownIdentity describes the cloud identity a workload's ServiceAccount
-// gives it, or "" when it has none (Azure also needs the pod label).
-func ownIdentity(w *model.Workload, sas map[string]*model.ServiceAccount) string {
-	for _, t := range w.Templates {
-		name := t.ServiceAccount
-		if name == "" {
-			name = "default"
-		}
-		sa := sas[w.Ref.Namespace+"/"+name]
-		if sa == nil {
-			continue
-		}
-		switch {
-		case sa.Annotations[model.IRSARoleAnnotation] != "":
-			return "IRSA role " + sa.Annotations[model.IRSARoleAnnotation]
-		case sa.Annotations[model.GKEServiceAccountAnnotation] != "":
-			return "GKE Workload Identity " + sa.Annotations[model.GKEServiceAccountAnnotation]
-		case sa.Annotations[model.AzureClientIDAnnotation] != "" && t.Labels[model.AzureUseLabel] == "true":
-			return "Azure Workload Identity client " + sa.Annotations[model.AzureClientIDAnnotation]
-		}
-	}
-	return ""
 }

@@ -3,6 +3,8 @@ package scan
 import (
 	"sort"
 
+	"github.com/imdsguard/imdsguard/internal/model"
+
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/report"
 	"github.com/imdsguard/imdsguard/internal/rules"
@@ -34,8 +36,11 @@ func (r *Result) Document() *report.Document {
 		d.Targets = append(d.Targets, targetDoc(t))
 	}
 	d.Workloads = make([]report.Workload, 0, len(r.Analysis.Workloads))
+	sas := model.ServiceAccountIndex(r.Inventory.ServiceAccounts)
 	for _, wr := range r.Analysis.Workloads {
-		d.Workloads = append(d.Workloads, r.workloadDoc(wr, &d.Summary))
+		w := r.workloadDoc(wr, &d.Summary)
+		w.Identity = model.OwnIdentity(wr.Workload, sas)
+		d.Workloads = append(d.Workloads, w)
 	}
 	sort.SliceStable(d.Workloads, func(i, j int) bool {
 		a, b := d.Workloads[i].Object, d.Workloads[j].Object
