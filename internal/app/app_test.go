@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const examples = "../../examples/cluster"
+const examples = "../../examples"
 
 type run struct {
 	code           int
