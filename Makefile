@@ -4,7 +4,7 @@ GO ?= go
 IMDSGUARD_DIFF_CASES ?= 200000
 export IMDSGUARD_DIFF_CASES
 
-.PHONY: all build demo test vet lint fuzz bench perf docs
+.PHONY: all build demo test vet lint fuzz perf docs
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/imdsguard/imdsguard/internal/scan"
-	"github.com/imdsguard/imdsguard/internal/source/kube"
 )
 
 // InputFlags are the flags that choose what to read and which endpoints to
@@ -108,6 +107,6 @@ func (f *InputFlags) report(s Streams, res *scan.Result) error {
 
 func printInputErrors(w io.Writer, res *scan.Result) {
 	for _, e := range res.InputErrors {
-		fmt.Fprintln(w, "error:", kube.ErrorString(e))
+		fmt.Fprintln(w, "error:", e.Error())
 	}
 }

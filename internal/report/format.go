@@ -3,10 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
-
-	"golang.org/x/term"
 )
 
 // Format names an output format.
@@ -43,7 +40,7 @@ func ParseFormat(s string) (Format, error) {
 // Options tune rendering. Only the table format reads them.
 type Options struct {
 	// Color enables ANSI colours. Set it only when the caller knows the
-	// output is a terminal (see IsTerminal) and the user has not opted out.
+	// output is a terminal and the user has not opted out (the CLI decides).
 	Color bool
 	// Verbose adds the trace of every verdict and the related locations of
 	// every finding.
@@ -107,11 +104,4 @@ func RenderClusters(w io.Writer, docs []ClusterDocument, f Format, o Options) er
 		return fmt.Errorf("rendering %s: %w", f, err)
 	}
 	return nil
-}
-
-// IsTerminal reports whether w is a terminal, the condition for
-// Options.Color.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

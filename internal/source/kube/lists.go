@@ -91,7 +91,9 @@ func (l *loader) listFailed(r resource, err error) {
 	if r == resNetworkPolices || isStub(r) {
 		l.unreadable(r, ns)
 	}
-	ref := model.ObjectRef{APIVersion: r.apiVersion, Kind: r.kind, Namespace: ns}
+	// The error is about a list, not an object: the message names the
+	// resource and namespace.
+	ref := model.ObjectRef{}
 	msg := err.Error()
 	if apierrors.IsForbidden(err) {
 		msg = fmt.Sprintf("forbidden (grant list on %s; see deploy/rbac/clusterrole.yaml)", r.qualified())

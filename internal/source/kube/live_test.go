@@ -69,7 +69,7 @@ func TestEquivalence(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range live.InputErrors {
-		t.Errorf("live input error: %s", kube.ErrorString(e))
+		t.Errorf("live input error: %s", e.Error())
 	}
 	want := findingKeys(offline, nil)
 	if len(want) == 0 {
@@ -175,7 +175,7 @@ func TestRBAC(t *testing.T) {
 		cfg, _ := env.User(t, "scan-full")
 		res := liveScan(t, cfg, kube.Options{Cluster: "c"})
 		for _, e := range res.InputErrors {
-			t.Errorf("input error with the shipped role: %s", kube.ErrorString(e))
+			t.Errorf("input error with the shipped role: %s", e.Error())
 		}
 		for target, v := range verdicts(t, res, "rbac/Deployment/web") {
 			if strings.HasPrefix(target, "169.254.169.254") && v != reach.Blocked {
@@ -192,7 +192,7 @@ func TestRBAC(t *testing.T) {
 				where = "in namespace " + ns
 			}
 			want := "cluster c: cannot list networkpolicies " + where + ": forbidden"
-			if len(res.InputErrors) != 1 || !strings.HasPrefix(kube.ErrorString(res.InputErrors[0]), want) {
+			if len(res.InputErrors) != 1 || !strings.HasPrefix(res.InputErrors[0].Error(), want) {
 				t.Fatalf("input errors %v, want one starting %q", res.InputErrors, want)
 			}
 			for target, v := range verdicts(t, res, "rbac/Deployment/web") {

@@ -137,7 +137,7 @@ func (l *loader) fail(obj model.ObjectRef, scope *string, format string, args ..
 	defer l.mu.Unlock()
 	l.errs = append(l.errs, e)
 	if scope != nil {
-		l.marks = append(l.marks, mark{scope: *scope, why: ErrorString(e)})
+		l.marks = append(l.marks, mark{scope: *scope, why: e.Error()})
 	}
 }
 
@@ -162,7 +162,7 @@ func (l *loader) result() *Result {
 	}
 	inv.Workloads = fold(l.entries, l.src, func(e *manifest.InputError, scope string) {
 		l.errs = append(l.errs, e)
-		l.marks = append(l.marks, mark{scope: scope, why: ErrorString(e)})
+		l.marks = append(l.marks, mark{scope: scope, why: e.Error()})
 	})
 	sortRefs(l.policies, func(p *model.NetworkPolicy) model.ObjectRef { return p.Ref })
 	for _, p := range l.policies {
@@ -178,7 +178,7 @@ func (l *loader) result() *Result {
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}
-	sort.SliceStable(l.errs, func(i, j int) bool { return ErrorString(l.errs[i]) < ErrorString(l.errs[j]) })
+	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Error() < l.errs[j].Error() })
 	return &Result{Inventory: inv, Errors: l.errs}
 }
 
@@ -194,20 +194,6 @@ func refLess(a, b model.ObjectRef) bool {
 		return a.Kind < b.Kind
 	}
 	return a.Name < b.Name
-}
-
-// ErrorString renders an input error from a cluster as
-// "cluster NAME: Kind ns/name: msg". manifest.InputError.Error renders
-// file sources only.
-func ErrorString(e *manifest.InputError) string {
-	if e.Source.File != "" {
-		return e.Error()
-	}
-	s := e.Source.String()
-	if e.Object.Kind != "" && e.Object.Name != "" {
-		s += ": " + e.Object.String()
-	}
-	return s + ": " + e.Msg
 }
 
 // Loader returns Load as the live source of scan.Options.

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -13,10 +12,6 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/model"
 )
-
-// mappedReason says why an IPv4-mapped IPv6 block is ambiguous; the same
-// words as the manifest loader's.
-const mappedReason = "IPv4-mapped IPv6 CIDR: CNIs differ on whether it matches IPv4 traffic"
 
 // netpolConverter turns a typed NetworkPolicy into the model, with the
 // manifest loader's semantics and messages. Problems are collected as
@@ -107,57 +102,24 @@ func (c *netpolConverter) peer(p *networkingv1.NetworkPolicyPeer, path string) m
 	return out
 }
 
-// ipBlock converts an ipBlock. The cidr is masked to its network; each
-// except must be a strict subset of it, in the same IP family.
+// ipBlock converts an ipBlock with the same checks as the manifest loader
+// (model.IPBlock.SetCIDR and AddExcept).
 func (c *netpolConverter) ipBlock(b *networkingv1.IPBlock, path string) *model.IPBlock {
 	out := &model.IPBlock{Source: c.src, RawCIDR: b.CIDR}
 	if b.CIDR == "" {
 		c.failf(path+".cidr", "required field missing")
 		return out
 	}
-	cidr, err := parseCIDR(b.CIDR)
-	if err != "" {
-		c.failf(path+".cidr", "invalid cidr %q: %s", b.CIDR, err)
+	if problem := out.SetCIDR(b.CIDR); problem != "" {
+		c.failf(path+".cidr", "%s", problem)
 		return out
 	}
-	out.CIDR = cidr
-	if cidr.Addr().Is4In6() {
-		out.Ambiguous = mappedReason
-	}
 	for i, raw := range b.Except {
-		p := fmt.Sprintf("%s.except[%d]", path, i)
-		out.RawExcept = append(out.RawExcept, raw)
-		ex, err := parseCIDR(raw)
-		switch {
-		case err != "":
-			c.failf(p, "invalid cidr %q: %s", raw, err)
-		case ex.Addr().Is4() != cidr.Addr().Is4():
-			c.failf(p, "%q is not in the IP family of cidr %q", raw, b.CIDR)
-		case ex.Bits() <= cidr.Bits() || !cidr.Contains(ex.Addr()):
-			c.failf(p, "%q must be a strict subset of cidr %q", raw, b.CIDR)
-		default:
-			out.Except = append(out.Except, ex)
-			if ex.Addr().Is4In6() {
-				out.Ambiguous = mappedReason
-			}
+		if problem := out.AddExcept(raw); problem != "" {
+			c.failf(fmt.Sprintf("%s.except[%d]", path, i), "%s", problem)
 		}
 	}
 	return out
-}
-
-// parseCIDR parses a CIDR and masks it to its network, so 10.1.2.3/8 means
-// 10.0.0.0/8. IPv4 octets with leading zeros are rejected: parsers disagree
-// on whether they are octal.
-func parseCIDR(s string) (netip.Prefix, string) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		msg := err.Error()
-		if i := strings.LastIndex(msg, "): "); i >= 0 {
-			msg = msg[i+3:]
-		}
-		return netip.Prefix{}, msg
-	}
-	return p.Masked(), ""
 }
 
 func (c *netpolConverter) ports(ports []networkingv1.NetworkPolicyPort, path string) []model.Port {
