@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,10 +14,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/golden"
 	"github.com/imdsguard/imdsguard/internal/report"
+	"github.com/imdsguard/imdsguard/internal/schematest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const examples = "../../examples"
 
@@ -34,29 +33,12 @@ func runCLI(t *testing.T, stdin string, args ...string) run {
 	return run{code, out.String(), errOut.String()}
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(got, string(want)); diff != "" {
-		t.Errorf("%s differs (-got +want):\n%s", name, diff)
-	}
-}
-
 func TestScanExamplesTable(t *testing.T) {
 	r := runCLI(t, "", "scan", "--color", "never", examples)
 	if r.code != cli.ExitFindings {
 		t.Fatalf("exit code = %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
-	golden(t, "examples.table", r.stdout)
+	golden.Check(t, filepath.Join("testdata", "examples.table"), r.stdout)
 }
 
 // TestExamplesTriggerEveryRule is the promise the examples make: each rule
@@ -187,7 +169,7 @@ func TestExplain(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit code = %d; stderr:\n%s", r.code, r.stderr)
 	}
-	golden(t, "explain-frontend.txt", r.stdout)
+	golden.Check(t, filepath.Join("testdata", "explain-frontend.txt"), r.stdout)
 	r = runCLI(t, "", "explain", "storefront/Deployment/nope", examples)
 	if r.code != 2 || !strings.Contains(r.stderr, "no workload") {
 		t.Fatalf("unknown workload: code %d, stderr %q", r.code, r.stderr)
@@ -210,40 +192,10 @@ func TestSchemasValidateExamples(t *testing.T) {
 		if err != nil {
 			t.Fatalf("-f %s: %v", tt.format, err)
 		}
-		if err := compileSchema(t, tt.schema).Validate(v); err != nil {
+		if err := schematest.Compile(t, tt.schema).Validate(v); err != nil {
 			t.Errorf("-f %s output does not match %s:\n%v", tt.format, tt.schema, err)
 		}
 	}
-}
-
-type offline struct{}
-
-func (offline) Load(url string) (any, error) {
-	return nil, fmt.Errorf("refusing to fetch %s: tests run offline", url)
-}
-
-func compileSchema(t *testing.T, path string) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(offline{})
-	url := "https://schemas.invalid/" + filepath.Base(path)
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 func TestConfigSuppression(t *testing.T) {

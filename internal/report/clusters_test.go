@@ -2,11 +2,12 @@ package report
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/imdsguard/imdsguard/internal/schematest"
 )
 
 func twoClusters() []ClusterDocument {
@@ -20,26 +21,7 @@ func TestRenderClustersJSON(t *testing.T) {
 	if err := RenderClusters(&b, twoClusters(), FormatJSON, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(offline{})
-	for _, p := range []string{"../../docs/schema/scan-v1.json", "../../docs/schema/scan-clusters-v1.json"} {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.AddResource(doc.(map[string]any)["$id"].(string), doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := c.Compile("https://imdsguard.io/schema/scan-clusters-v1.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := schematest.Compile(t, "../../docs/schema/scan-clusters-v1.json", "../../docs/schema/scan-v1.json")
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b.Bytes()))
 	if err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, b.String())
@@ -67,7 +49,7 @@ func TestRenderClustersSARIF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := compileSchema(t, "testdata/sarif-schema-2.1.0.json").Validate(v); err != nil {
+	if err := schematest.Compile(t, "testdata/sarif-schema-2.1.0.json").Validate(v); err != nil {
 		t.Fatalf("multi-run SARIF does not match the schema: %v", err)
 	}
 	runs := v.(map[string]any)["runs"].([]any)

@@ -2,9 +2,6 @@ package report
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,9 +9,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/imdsguard/imdsguard/internal/golden"
+	"github.com/imdsguard/imdsguard/internal/schematest"
+)
 
 func render(t *testing.T, d *Document, f Format, o Options) []byte {
 	t.Helper()
@@ -23,24 +21,6 @@ func render(t *testing.T, d *Document, f Format, o Options) []byte {
 		t.Fatalf("Render(%s): %v", f, err)
 	}
 	return buf.Bytes()
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(got), string(want)); diff != "" {
-		t.Errorf("%s mismatch (-got +want):\n%s", path, diff)
-	}
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -65,48 +45,15 @@ func TestRenderGolden(t *testing.T) {
 			if again := render(t, tt.doc(), tt.f, tt.o); !bytes.Equal(got, again) {
 				t.Errorf("two renderings differ")
 			}
-			golden(t, tt.name, got)
+			golden.Check(t, filepath.Join("testdata", tt.name+".golden"), string(got))
 		})
 	}
 }
 
-// offline refuses every load, so that a schema reference we did not add
-// by hand fails the test instead of reaching the network.
-type offline struct{}
-
-func (offline) Load(url string) (any, error) {
-	return nil, fmt.Errorf("refusing to fetch %s: tests run offline", url)
-}
-
-func compileSchema(t *testing.T, path string) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.UseLoader(offline{})
-	c.AssertFormat()
-	url := "https://schemas.invalid/" + filepath.Base(path)
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		t.Fatalf("compiling %s: %v", path, err)
-	}
-	return s
-}
-
 func TestRenderMatchesSchema(t *testing.T) {
 	schemas := map[Format]*jsonschema.Schema{
-		FormatJSON:  compileSchema(t, filepath.Join("..", "..", "docs", "schema", "scan-v1.json")),
-		FormatSARIF: compileSchema(t, filepath.Join("testdata", "sarif-schema-2.1.0.json")),
+		FormatJSON:  schematest.Compile(t, filepath.Join("..", "..", "docs", "schema", "scan-v1.json")),
+		FormatSARIF: schematest.Compile(t, filepath.Join("testdata", "sarif-schema-2.1.0.json")),
 	}
 	docs := map[string]func() *Document{"fixture": fixtureDocument, "empty": emptyDocument}
 	for name, doc := range docs {
@@ -127,7 +74,7 @@ func TestRenderMatchesSchema(t *testing.T) {
 // TestSchemaRejects checks that the scan schema is strict where it claims
 // to be, so that TestRenderMatchesSchema means something.
 func TestSchemaRejects(t *testing.T) {
-	s := compileSchema(t, filepath.Join("..", "..", "docs", "schema", "scan-v1.json"))
+	s := schematest.Compile(t, filepath.Join("..", "..", "docs", "schema", "scan-v1.json"))
 	tests := []struct {
 		name   string
 		mutate func(*Document)

@@ -2,35 +2,19 @@ package rules
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/imdsguard/imdsguard/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite docs/rules.md")
 
 func TestRuleReferenceIsCurrent(t *testing.T) {
 	var b bytes.Buffer
 	if err := Default().Markdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("..", "..", "docs", "rules.md")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(b.String(), string(want)); diff != "" {
-		t.Errorf("docs/rules.md is stale; run `go test ./internal/rules -run TestRuleReferenceIsCurrent -update` (-got +want):\n%s", diff)
-	}
+	golden.Check(t, filepath.Join("..", "..", "docs", "rules.md"), b.String())
 }
 
 func TestRegistryRefusesBadRules(t *testing.T) {

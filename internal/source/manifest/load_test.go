@@ -3,7 +3,6 @@ package manifest
 import (
 	"bufio"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/imdsguard/imdsguard/internal/golden"
+)
 
 func load(t *testing.T, paths ...string) *Result {
 	t.Helper()
@@ -38,25 +37,8 @@ func TestValid(t *testing.T) {
 			if len(res.Inventory.Incomplete) > 0 {
 				t.Errorf("unexpected incomplete scopes: %v", res.Inventory.Incomplete)
 			}
-			golden(t, file+".golden", render(res))
+			golden.Check(t, file+".golden", render(res))
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(got, string(want)); diff != "" {
-		t.Errorf("%s mismatch (-got +want):\n%s", path, diff)
 	}
 }
 

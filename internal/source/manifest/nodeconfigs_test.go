@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/imdsguard/imdsguard/internal/golden"
 )
 
 // TestNodeConfigs loads a directory that mixes manifests with CloudFormation,
@@ -31,5 +33,5 @@ func TestNodeConfigs(t *testing.T) {
 				o.HopLimit.State, o.HopLimit.Raw, o.State.State, o.State.Raw, o.EksctlDisablePodIMDS.State, o.EksctlDisablePodIMDS.Raw)
 		}
 	}
-	golden(t, "testdata/mixed-nodeconfigs.golden", b.String())
+	golden.Check(t, "testdata/mixed-nodeconfigs.golden", b.String())
 }
