@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,19 @@ type nodeLayer struct {
 	byCloud map[endpoints.Cloud][]*model.NodeConfig
 	// open holds, per cloud, why some nodes' settings are not known.
 	open map[endpoints.Cloud][]string
+	// decided caches Decide: the answer depends only on the target and the
+	// class of pod, and the engine asks once per group of pods.
+	decided map[decisionKey]decision
+}
+
+type decisionKey struct {
+	t    *reach.Target
+	host bool
+}
+
+type decision struct {
+	step reach.Step
+	ok   bool
 }
 
 var _ reach.NodeLayer = (*nodeLayer)(nil)
@@ -32,7 +46,8 @@ func newNodeLayer(inv *model.Inventory) *nodeLayer {
 	if len(inv.NodeConfigs) == 0 {
 		return nil
 	}
-	n := &nodeLayer{byCloud: map[endpoints.Cloud][]*model.NodeConfig{}, open: map[endpoints.Cloud][]string{}}
+	n := &nodeLayer{byCloud: map[endpoints.Cloud][]*model.NodeConfig{}, open: map[endpoints.Cloud][]string{},
+		decided: map[decisionKey]decision{}}
 	for _, c := range inv.NodeConfigs {
 		cloud := endpoints.Cloud(c.Cloud)
 		resolved, why := nodesettings.Resolve(c, inv.NodeConfigs)
@@ -77,8 +92,19 @@ func (n *nodeLayer) describes(cloud endpoints.Cloud, node *model.Node) bool {
 	return false
 }
 
-// Decide implements reach.NodeLayer.
+// Decide implements reach.NodeLayer. The engine calls it from one
+// goroutine.
 func (n *nodeLayer) Decide(t *reach.Target, hostNetwork bool) (reach.Step, bool) {
+	k := decisionKey{t, hostNetwork}
+	d, ok := n.decided[k]
+	if !ok {
+		d.step, d.ok = n.decide(t, hostNetwork)
+		n.decided[k] = d
+	}
+	return d.step, d.ok
+}
+
+func (n *nodeLayer) decide(t *reach.Target, hostNetwork bool) (reach.Step, bool) {
 	class, family := nodesettings.PodNetwork, nodesettings.IPv4
 	if hostNetwork {
 		class = nodesettings.HostNetwork
@@ -97,23 +123,21 @@ func (n *nodeLayer) Decide(t *reach.Target, hostNetwork bool) (reach.Step, bool)
 		}
 		known = true
 		open = append(open, unknown...)
-		seen := map[string]bool{}
 		for _, c := range cfgs {
-			// A node group resolved to its launch template reads as the
-			// template; name each setting once.
-			if k := c.Kind + "/" + c.Name + "@" + c.Source.String(); seen[k] {
-				continue
-			} else {
-				seen[k] = true
-			}
+			// Every setting counts. A node group resolved to its launch
+			// template reads as the template, so the trace names each
+			// (setting, answer) pair once.
 			o := nodesettings.Evaluate(c, class, family)
-			refs = append(refs, reach.RuleRef{Policy: model.ObjectRef{Kind: c.Kind, Name: c.Name}, Rule: -1, Source: c.Source,
-				Why: o.Verdict.String() + ": " + o.Reason})
-			switch o.Verdict {
-			case nodesettings.CredentialsServed:
-				served = append(served, c.Kind+" "+c.Name)
-			case nodesettings.Unknown:
-				open = append(open, c.Kind+" "+c.Name+": "+o.Reason)
+			ref := reach.RuleRef{Policy: model.ObjectRef{Kind: c.Kind, Name: c.Name}, Rule: -1, Source: c.Source,
+				Why: o.Verdict.String() + ": " + o.Reason}
+			if !slices.Contains(refs, ref) {
+				refs = append(refs, ref)
+			}
+			switch name := c.Kind + " " + c.Name; {
+			case o.Verdict == nodesettings.CredentialsServed && !slices.Contains(served, name):
+				served = append(served, name)
+			case o.Verdict == nodesettings.Unknown && !slices.Contains(open, name+": "+o.Reason):
+				open = append(open, name+": "+o.Reason)
 			}
 		}
 	}
