@@ -35,21 +35,30 @@ func main() {
 	sizes := flag.String("sizes", "1000,5000,20000", "namespace counts (10 workloads and 4 NetworkPolicies each)")
 	rounds := flag.Int("rounds", 3, "alternating rounds per size; medians are reported")
 	work := flag.String("workdir", filepath.Join(os.TempDir(), "imdsguard-perf"), "where generated clusters are cached")
+	format := flag.String("format", "table", "report format the scan renders: table, json or sarif")
+	byPhase := flag.Bool("phases", false, "instead: time each phase of a scan in one process, and the live heap each keeps")
 	flag.Parse()
 	if *child != "" {
-		if err := runChild(*child, *dir); err != nil {
+		if err := runChild(*child, *dir, *format); err != nil {
 			fmt.Fprintln(os.Stderr, "perf child:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*sizes, *rounds, *work); err != nil {
+	if *byPhase {
+		if err := runPhases(*sizes, *work); err != nil {
+			fmt.Fprintln(os.Stderr, "perf:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*sizes, *rounds, *work, *format); err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		os.Exit(1)
 	}
 }
 
-func runChild(mode, dir string) error {
+func runChild(mode, dir, format string) error {
 	switch mode {
 	case "decode":
 		_, err := synth.DecodeOnly(dir)
@@ -62,7 +71,7 @@ func runChild(mode, dir string) error {
 		if len(res.InputErrors) > 0 {
 			return res.InputErrors[0]
 		}
-		return report.Render(io.Discard, res.Document(), "table", report.Options{})
+		return report.Render(io.Discard, res.Document(), report.Format(format), report.Options{})
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
@@ -72,7 +81,7 @@ type sample struct {
 	maxRSS int64 // bytes
 }
 
-func run(sizeList string, rounds int, work string) error {
+func run(sizeList string, rounds int, work, format string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -92,11 +101,11 @@ func run(sizeList string, rounds int, work string) error {
 		}
 		var dec, sc []sample
 		for range rounds {
-			d, err := measure(self, "decode", dir)
+			d, err := measure(self, "decode", dir, format)
 			if err != nil {
 				return err
 			}
-			s, err := measure(self, "scan", dir)
+			s, err := measure(self, "scan", dir, format)
 			if err != nil {
 				return err
 			}
@@ -123,8 +132,8 @@ func ensure(dir string, n int) (synth.Stats, error) {
 	return synth.Write(dir, spec)
 }
 
-func measure(self, mode, dir string) (sample, error) {
-	cmd := exec.Command(self, "-child", mode, "-dir", dir)
+func measure(self, mode, dir, format string) (sample, error) {
+	cmd := exec.Command(self, "-child", mode, "-dir", dir, "-format", format)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
@@ -144,4 +153,24 @@ func median(s []sample) sample {
 	slices.Sort(walls)
 	slices.Sort(rss)
 	return sample{wall: walls[len(walls)/2], maxRSS: rss[len(rss)/2]}
+}
+
+// runPhases prints the per-phase table of docs/performance.md.
+func runPhases(sizeList, work string) error {
+	fmt.Println("| workloads | load µs/wl | evaluate+rules µs/wl | document µs/wl | table µs/wl | inventory MB | analysis+findings MB | document MB | live MB |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, f := range strings.Split(sizeList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("bad size %q", f)
+		}
+		dir := filepath.Join(work, "ns-"+strconv.Itoa(n))
+		if _, err := ensure(dir, n); err != nil {
+			return err
+		}
+		if err := phases(dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
