@@ -324,3 +324,27 @@ resource "aws_launch_template" "nodes" {
 		}
 	}
 }
+
+func TestExplainKeepOpen(t *testing.T) {
+	r := runCLI(t, "", "explain", "--keep-open", "batch/Job/reindex", examples)
+	if r.code != 0 {
+		t.Fatalf("code %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "169.254.170.23:80/TCP (EKS Pod Identity agent) — Blocked") {
+		t.Errorf("the keep-open services are not explained:\n%s", r.stdout)
+	}
+	if r := runCLI(t, "", "explain", "batch/Job/reindex", examples); strings.Contains(r.stdout, "Pod Identity") {
+		t.Errorf("keep-open services explained without --keep-open:\n%s", r.stdout)
+	}
+}
+
+func TestExtraEndpoint(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: i}]}\n"
+	r := runCLI(t, pod, "scan", "-f", "json", "--cloud", "aws", "--endpoint", "corp=10.1.2.3:8080", "--fail-on", "none", "-")
+	if r.code != 0 {
+		t.Fatalf("code %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"id": "10.1.2.3:8080/TCP"`) || !strings.Contains(r.stdout, `"id": "corp"`) {
+		t.Errorf("extra endpoint missing from the report:\n%s", r.stdout)
+	}
+}
