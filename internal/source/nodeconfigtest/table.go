@@ -11,6 +11,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/imdsguard/imdsguard/internal/golden"
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/source/yamlfield"
 )
@@ -34,7 +35,7 @@ func Valid(t *testing.T, parse ParseFunc) {
 			for _, e := range errs {
 				t.Errorf("unexpected error: %s", e)
 			}
-			Golden(t, file+".golden", Render(ncs))
+			golden.Check(t, file+".golden", Render(ncs))
 		})
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imdsguard/imdsguard/internal/source/nodeconfigtest"
+	"github.com/imdsguard/imdsguard/internal/golden"
 )
 
 // options are the Options of the cases that need some.
@@ -37,7 +37,7 @@ func TestLoad(t *testing.T) {
 			case !valid && len(res.Errors) == 0:
 				t.Errorf("no error")
 			}
-			nodeconfigtest.Golden(t, dir+".golden", render(res))
+			golden.Check(t, dir+".golden", render(res))
 		})
 	}
 	if n == 0 {
