@@ -76,10 +76,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		loaded = &manifest.Result{Inventory: inv, Errors: errs}
 	} else {
-		paths, roots, skipped := splitTerraform(o.Paths)
+		paths, files := splitTerraform(o.Paths)
 		loaded = manifest.Load(ctx, paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
-		loadTerraform(ctx, roots, loaded)
-		loaded.Skipped = append(loaded.Skipped, skipped...)
+		roots, nested := terraformRoots(loaded.Skipped)
+		loadTerraform(ctx, append(files, roots...), loaded)
+		loaded.Skipped = append(loaded.Skipped, nested...)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -2,8 +2,6 @@ package scan
 
 import (
 	"context"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,47 +11,33 @@ import (
 )
 
 // splitTerraform takes the .tf files named on the command line away from
-// the manifest loader (which would read them as YAML) and finds the
-// Terraform root modules under the directories: every directory holding
-// .tf files that is not below another one. A directory below a root is
-// read only as a module the root calls; it is listed in skipped, so that a
-// second root nested in the first is never passed over silently.
-func splitTerraform(paths []string) (manifests, roots, skipped []string) {
+// the manifest loader, which would read them as YAML.
+func splitTerraform(paths []string) (manifests, files []string) {
 	for _, p := range paths {
-		if p == "-" {
+		if p != "-" && terraform.IsTerraform(p) {
+			files = append(files, p)
+		} else {
 			manifests = append(manifests, p)
-			continue
-		}
-		if terraform.IsTerraform(p) {
-			roots = append(roots, p)
-			continue
-		}
-		manifests = append(manifests, p)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			r, s := terraformDirs(p)
-			roots, skipped = append(roots, r...), append(skipped, s...)
 		}
 	}
-	return manifests, roots, skipped
+	return manifests, files
 }
 
-func terraformDirs(root string) (roots, skipped []string) {
+// terraformRoots finds the Terraform root modules among the .tf files the
+// manifest loader came across while walking directories (so no directory is
+// walked twice): every directory holding .tf files that is not below
+// another one. A directory below a root is read only as a module the root
+// calls; it is listed in skipped, so that a second root nested in the first
+// is never passed over silently.
+func terraformRoots(found []string) (roots, skipped []string) {
 	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // the manifest loader reports unreadable paths
+	seen := map[string]bool{}
+	for _, f := range found {
+		if d := filepath.Dir(f); terraform.IsTerraform(f) && !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
 		}
-		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
-			return filepath.SkipDir // .git, .terraform
-		}
-		if !d.IsDir() && terraform.IsTerraform(p) {
-			dir := filepath.Dir(p)
-			if len(dirs) == 0 || dirs[len(dirs)-1] != dir {
-				dirs = append(dirs, dir)
-			}
-		}
-		return nil
-	})
+	}
 	sort.Strings(dirs)
 	for _, d := range dirs {
 		if n := len(roots); n > 0 && strings.HasPrefix(d, roots[n-1]+string(filepath.Separator)) {
