@@ -19,7 +19,7 @@ const (
 // Requirement is one matchExpressions entry of a label selector.
 type Requirement struct {
 	Key      string
-	Operator string // In, NotIn, Exists, DoesNotExist
+	Operator string // In, NotIn, Exists, DoesNotExist (node selectors also Gt, Lt)
 	Values   []string
 }
 

@@ -21,8 +21,26 @@ type PodTemplate struct {
 	Labels         Labels
 	HostNetwork    bool
 	ServiceAccount string
+	// NodeSelector is spec.nodeSelector: labels a node must carry to run
+	// the pod.
+	NodeSelector Labels
+	// NodeAffinity is the required node affinity
+	// (affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution):
+	// a node must match one of its terms. Nil when the pod has none.
+	NodeAffinity []NodeSelectorTerm
 	// Source points at the template (or the Pod object).
 	Source Source
+}
+
+// NodeSelectorTerm is one nodeSelectorTerms entry of a required node
+// affinity: a node matches it when it matches every requirement. A term
+// with no requirements matches no node.
+type NodeSelectorTerm struct {
+	// MatchExpressions are on node labels, with the operators In, NotIn,
+	// Exists, DoesNotExist, Gt and Lt.
+	MatchExpressions []Requirement
+	// MatchFields are on node fields: metadata.name, with In or NotIn.
+	MatchFields []Requirement
 }
 
 // Workload is something that runs pods: a controller, or a bare Pod. Pods

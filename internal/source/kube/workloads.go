@@ -2,6 +2,7 @@ package kube
 
 import (
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -77,7 +78,28 @@ func (l *loader) template(labels map[string]string, spec *corev1.PodSpec) model.
 	}
 	ls := model.Labels{}
 	maps.Copy(ls, labels)
-	return model.PodTemplate{Labels: ls, HostNetwork: spec.HostNetwork, ServiceAccount: sa, Source: l.src}
+	t := model.PodTemplate{Labels: ls, HostNetwork: spec.HostNetwork, ServiceAccount: sa, Source: l.src}
+	if len(spec.NodeSelector) > 0 {
+		t.NodeSelector = model.Labels{}
+		maps.Copy(t.NodeSelector, spec.NodeSelector)
+	}
+	if a := spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			t.NodeAffinity = append(t.NodeAffinity, model.NodeSelectorTerm{
+				MatchExpressions: nodeRequirements(term.MatchExpressions),
+				MatchFields:      nodeRequirements(term.MatchFields),
+			})
+		}
+	}
+	return t
+}
+
+func nodeRequirements(rs []corev1.NodeSelectorRequirement) []model.Requirement {
+	var out []model.Requirement
+	for _, r := range rs {
+		out = append(out, model.Requirement{Key: r.Key, Operator: string(r.Operator), Values: slices.Clone(r.Values)})
+	}
+	return out
 }
 
 func (l *loader) pod(p *corev1.Pod) {

@@ -25,6 +25,9 @@ func render(r *Result) string {
 		p("workload %s apiVersion=%s inferred=%t annotations=%s src=%s", w.Ref, w.Ref.APIVersion, w.Inferred, kv(w.Annotations), w.Source)
 		for _, t := range w.Templates {
 			p("  template labels=%s hostNetwork=%t sa=%s src=%s", kv(t.Labels), t.HostNetwork, t.ServiceAccount, t.Source)
+			if t.NodeSelector != nil || t.NodeAffinity != nil {
+				p("    nodeSelector=%s nodeAffinity=%+v", kv(t.NodeSelector), t.NodeAffinity)
+			}
 		}
 	}
 	for _, np := range inv.NetworkPolicies {

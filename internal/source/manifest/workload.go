@@ -63,10 +63,13 @@ func (o *object) podTemplate(t *mapping, path string, labels model.Labels, src m
 	if sa == "" {
 		sa = defaultServiceAccount
 	}
+	sel, affinity := w.placement(spec, specPath)
 	return model.PodTemplate{
 		Labels:         labels,
 		HostNetwork:    w.boolean(spec.value("hostNetwork"), join(specPath, "hostNetwork")),
 		ServiceAccount: sa,
+		NodeSelector:   sel,
+		NodeAffinity:   affinity,
 		Source:         src,
 	}
 }
