@@ -110,3 +110,19 @@ func printInputErrors(w io.Writer, res *scan.Result) {
 		fmt.Fprintln(w, "error:", e.Error())
 	}
 }
+
+// Live reports whether the flags ask for a live cluster rather than files.
+func (f *InputFlags) Live() bool { return f.fs != nil && f.Kube.live(f.fs) }
+
+// Cluster returns the one cluster the flags name, for commands that act on
+// it after scanning.
+func (f *InputFlags) Cluster() (Cluster, error) {
+	cs, err := f.Kube.clusters()
+	if err != nil {
+		return Cluster{}, &ExitError{Code: ExitUsage, Err: err}
+	}
+	if len(cs) != 1 {
+		return Cluster{}, &ExitError{Code: ExitUsage, Err: errors.New("this command takes one cluster: use --context")}
+	}
+	return cs[0], nil
+}

@@ -124,3 +124,10 @@ func Excepts(np *model.NetworkPolicy, t *Target) []*model.IPBlock {
 	}
 	return out
 }
+
+// RuleOpens reports whether an egress rule allows, or may allow depending on
+// the CNI, traffic to the target.
+func RuleOpens(r *model.EgressRule, t *Target) bool {
+	m, _ := ruleMatch(r, t)
+	return m != no
+}

@@ -1,0 +1,219 @@
+package generate
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
+)
+
+// Input is what Build works from: a scan's inventory and analysis.
+type Input struct {
+	Inventory *model.Inventory
+	Analysis  *reach.Analysis
+	// KeepOpen are the node-local services that must stay reachable.
+	KeepOpen []reach.Target
+	// Originals finds policies as written; nil means patches cannot be
+	// made (the input was a scan report), and policies to patch are
+	// reported instead.
+	Originals Originals
+}
+
+// Set is everything Build produced, and what it could not close.
+type Set struct {
+	Artifacts []Artifact
+	// Patches are the changes to existing policies, also present as
+	// artifacts (the patched objects, and in directory output the patches).
+	Patches []*Patch
+	// Open lists what the generated NetworkPolicies cannot close, each with
+	// the reason: hostNetwork workloads (closed by admission and node
+	// settings instead), namespaces whose selectors are too many,
+	// policies that could not be patched.
+	Open []Gap
+	// Exempt lists the workloads left alone because their namespace is
+	// exempt.
+	Exempt []model.ObjectRef
+}
+
+// Gap is something the generated NetworkPolicies leave open, and why.
+type Gap struct {
+	Object model.ObjectRef
+	Source model.Source
+	Why    string
+}
+
+// DenyAddresses returns the distinct metadata addresses of the targets,
+// IPv4 first; keep-open targets are left out.
+func DenyAddresses(targets []reach.Target) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	for _, t := range targets {
+		if t.KeepOpen() || seen[t.Addr] {
+			continue
+		}
+		seen[t.Addr] = true
+		out = append(out, t.Addr)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Is4() != out[j].Is4() {
+			return out[i].Is4()
+		}
+		return out[i].Less(out[j])
+	})
+	return out
+}
+
+// Exempt reports whether a namespace is exempt by name or label.
+func (o *Options) Exempt(ns *model.Namespace) bool {
+	for _, n := range o.ExemptNamespaces {
+		if n == ns.Name {
+			return true
+		}
+	}
+	k, v := o.exemptLabel()
+	return ns.Labels[k] == v
+}
+
+// Build generates the mitigations selected by include. When o.Deny is empty
+// it is filled from the analysis targets.
+func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
+	if len(o.Deny) == 0 {
+		o.Deny = DenyAddresses(in.Analysis.Targets)
+	}
+	set := &Set{}
+	inv := in.Inventory
+	byNS := map[string][]*model.NetworkPolicy{}
+	for _, p := range inv.NetworkPolicies {
+		byNS[p.Ref.Namespace] = append(byNS[p.Ref.Namespace], p)
+	}
+	workloadsByNS := map[string][]*reach.WorkloadResult{}
+	for _, wr := range in.Analysis.Workloads {
+		ns := wr.Workload.Ref.Namespace
+		workloadsByNS[ns] = append(workloadsByNS[ns], wr)
+	}
+	for _, name := range inv.NamespaceNames() {
+		ns := inv.Namespaces[name]
+		if o.Exempt(ns) {
+			for _, wr := range workloadsByNS[name] {
+				set.Exempt = append(set.Exempt, wr.Workload.Ref)
+			}
+			continue
+		}
+		for _, wr := range workloadsByNS[name] {
+			if wr.Workload.HostNetwork() {
+				set.Open = append(set.Open, Gap{Object: wr.Workload.Ref, Source: wr.Workload.Source,
+					Why: "uses the host network, which NetworkPolicy does not govern: the admission policy rejects it from now on, and the node settings decide what it obtains"})
+			}
+		}
+		if include[GroupNamespace] {
+			nps, ok := namespacePolicies(name, byNS[name], in.KeepOpen, &o)
+			if !ok {
+				set.Open = append(set.Open, Gap{Object: model.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: name}, Source: ns.Source,
+					Why: fmt.Sprintf("its egress policies' selectors need more than %d generated policies to cover the pods they leave out; write a policy by hand", maxComplementSelectors)})
+			}
+			for _, np := range nps {
+				set.Artifacts = append(set.Artifacts, Artifact{Group: GroupNamespace,
+					File:   fmt.Sprintf("namespace/%s.%s.yaml", name, np.Name),
+					Object: toUnstructured(np), Why: namespaceWhy(np, unisolated(workloadsByNS[name]), &o)})
+			}
+		}
+		if include[GroupPatch] {
+			if err := patchNamespace(set, in, byNS[name], &o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, g := range Groups {
+		if !include[g] {
+			continue
+		}
+		switch g {
+		case GroupCluster, GroupAdmission, GroupDetection, GroupNode:
+			arts, err := buildOther(g, in, &o)
+			if err != nil {
+				return nil, err
+			}
+			set.Artifacts = append(set.Artifacts, arts...)
+		}
+	}
+	return set, nil
+}
+
+// buildOther builds the groups made by other files; it is a variable so
+// that the groups can land one by one.
+var buildOther = func(g Group, in Input, o *Options) ([]Artifact, error) {
+	return nil, fmt.Errorf("generating %q is not available yet", g)
+}
+
+// unisolated names the pod-network workloads that no egress policy
+// isolates.
+func unisolated(ws []*reach.WorkloadResult) []string {
+	var out []string
+	for _, wr := range ws {
+		for t, tp := range wr.Workload.Templates {
+			if !tp.HostNetwork && len(wr.TemplatePolicies[t]) == 0 {
+				out = append(out, strings.ToLower(wr.Workload.Ref.Kind)+"/"+wr.Workload.Ref.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// patchNamespace patches every egress policy of a namespace with a rule
+// that opens a metadata address. Every policy is checked, not only those
+// selecting a workload seen now: a pod created later meets them too.
+func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Options) error {
+	var metadata []reach.Target
+	for _, t := range in.Analysis.Targets {
+		if !t.KeepOpen() {
+			metadata = append(metadata, t)
+		}
+	}
+	for _, np := range policies {
+		if !np.Egress {
+			continue
+		}
+		var rules []int
+		for ri := range np.EgressRules {
+			for ti := range metadata {
+				if reach.RuleOpens(&np.EgressRules[ri], &metadata[ti]) {
+					rules = append(rules, np.EgressRules[ri].Index)
+					break
+				}
+			}
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		if in.Originals == nil {
+			set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source,
+				Why: fmt.Sprintf("egress rule(s) %s open metadata; run generate on the manifests or the cluster to get a patch", ints(rules))})
+			continue
+		}
+		orig, err := in.Originals.Original(np)
+		if err == nil {
+			var p *Patch
+			if p, err = patchPolicy(np, orig, rules, o.Deny); err == nil {
+				set.Patches = append(set.Patches, p)
+				set.Artifacts = append(set.Artifacts, Artifact{Group: GroupPatch,
+					File:   fmt.Sprintf("patched/%s.%s.yaml", np.Ref.Namespace, np.Ref.Name),
+					Object: p.Patched, Why: fmt.Sprintf("%s, patched: %s.", np.Ref.Name, strings.Join(p.Changes, "; "))})
+				continue
+			}
+		}
+		set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source, Why: "cannot be patched: " + err.Error()})
+	}
+	return nil
+}
+
+func ints(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,166 @@
+package generate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/source/manifest"
+)
+
+// Proof is what re-evaluating the inputs with the generated NetworkPolicies
+// applied showed. Node settings are left out on purpose: the proof is that
+// the network path is closed, whatever the nodes would serve.
+type Proof struct {
+	// Workloads is the number of workloads checked (not exempt).
+	Workloads int
+	// Closed counts the workloads that reach no metadata target afterwards.
+	Closed int
+	// Open are the workloads that still reach a metadata target, or may,
+	// each with the trace's reason. hostNetwork workloads are here too.
+	Open []Gap
+	// Loosened are pods that an existing policy isolated and that a
+	// generated policy now also selects, which would widen what they may
+	// reach. Build never does this; the proof checks it.
+	Loosened []Gap
+	// LostKeepOpen are workloads that could reach a node-local service
+	// (NodeLocal DNSCache, the Pod Identity agent, ...) before and cannot
+	// afterwards.
+	LostKeepOpen []Gap
+}
+
+// OK reports whether the proof holds: every checked pod-network workload is
+// closed, nothing was loosened and no node-local service was cut off.
+func (p *Proof) OK() bool {
+	for _, g := range p.Open {
+		if !strings.HasPrefix(g.Why, hostNetworkWhy) {
+			return false
+		}
+	}
+	return len(p.Loosened) == 0 && len(p.LostKeepOpen) == 0
+}
+
+const hostNetworkWhy = "uses the host network"
+
+// Prove applies the set's NetworkPolicies to the inventory, as `kubectl
+// apply` would (a patched policy replaces the one of the same name), and
+// evaluates every workload again. The generated objects are read back from
+// their rendered YAML with the same loader as the scan, so the proof covers
+// what is written out, not only what was built in memory.
+func Prove(in Input, set *Set, o Options) (*Proof, error) {
+	var b bytes.Buffer
+	objs := 0
+	for i := range set.Artifacts {
+		a := &set.Artifacts[i]
+		if a.Group != GroupNamespace && a.Group != GroupPatch {
+			continue
+		}
+		y, err := objectYAML(a)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString("---\n")
+		b.Write(y)
+		objs++
+	}
+	loaded := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: &b})
+	if len(loaded.Errors) > 0 {
+		return nil, fmt.Errorf("the generated policies do not load: %s", loaded.Errors[0].Error())
+	}
+	if got := len(loaded.Inventory.NetworkPolicies); got != objs {
+		return nil, fmt.Errorf("the generated stream held %d NetworkPolicies, %d loaded", objs, got)
+	}
+	after := overlay(in.Inventory, loaded.Inventory.NetworkPolicies)
+	targets := append(append([]reach.Target(nil), in.Analysis.Targets...), in.KeepOpen...)
+	before := reach.Evaluate(in.Inventory, targets)
+	now := reach.Evaluate(after, targets)
+	p := &Proof{}
+	for i, wr := range now.Workloads {
+		w := wr.Workload
+		if o.Exempt(in.Inventory.Namespace(w.Ref.Namespace)) {
+			continue
+		}
+		p.Workloads++
+		open := ""
+		for ti, t := range targets {
+			if t.KeepOpen() {
+				if before.Workloads[i].Results[ti].Verdict == reach.Reachable && wr.Results[ti].Verdict != reach.Reachable {
+					p.LostKeepOpen = append(p.LostKeepOpen, Gap{Object: w.Ref, Source: w.Source,
+						Why: fmt.Sprintf("could reach %s (%s) before, now %s", t, t.IDs(), wr.Results[ti].Verdict)})
+				}
+				continue
+			}
+			if r := wr.Results[ti]; r.Verdict != reach.Blocked && open == "" {
+				open = fmt.Sprintf("%s %s: %s", t, r.Verdict, reason(r))
+			}
+		}
+		if open == "" {
+			p.Closed++
+		} else {
+			why := open
+			if w.HostNetwork() {
+				why = hostNetworkWhy + "; " + open
+			}
+			p.Open = append(p.Open, Gap{Object: w.Ref, Source: w.Source, Why: why})
+		}
+		for t := range w.Templates {
+			was := refs(before.Workloads[i].TemplatePolicies[t])
+			if was == "" {
+				continue
+			}
+			if is := refs(wr.TemplatePolicies[t]); is != was {
+				p.Loosened = append(p.Loosened, Gap{Object: w.Ref, Source: w.Templates[t].Source,
+					Why: fmt.Sprintf("selected by %s before, by %s afterwards", was, is)})
+			}
+		}
+	}
+	return p, nil
+}
+
+// overlay returns a shallow copy of inv with policies added, each replacing
+// an existing policy of the same namespace and name.
+func overlay(inv *model.Inventory, policies []*model.NetworkPolicy) *model.Inventory {
+	out := *inv
+	replace := map[[2]string]*model.NetworkPolicy{}
+	for _, p := range policies {
+		replace[[2]string{p.Ref.Namespace, p.Ref.Name}] = p
+	}
+	out.NetworkPolicies = nil
+	for _, p := range inv.NetworkPolicies {
+		k := [2]string{p.Ref.Namespace, p.Ref.Name}
+		if r, ok := replace[k]; ok {
+			out.NetworkPolicies = append(out.NetworkPolicies, r)
+			delete(replace, k)
+			continue
+		}
+		out.NetworkPolicies = append(out.NetworkPolicies, p)
+	}
+	for _, p := range policies {
+		if _, ok := replace[[2]string{p.Ref.Namespace, p.Ref.Name}]; ok {
+			out.NetworkPolicies = append(out.NetworkPolicies, p)
+		}
+	}
+	return &out
+}
+
+// refs names policies by namespace/name, sorted, for comparison.
+func refs(ps []*model.NetworkPolicy) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Ref.Namespace + "/" + p.Ref.Name
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func reason(r reach.Result) string {
+	var s []string
+	for _, st := range r.Trace {
+		s = append(s, st.Reason)
+	}
+	return strings.Join(s, "; ")
+}
