@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -97,6 +98,15 @@ func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, r
 			p.Changes = append(p.Changes, fmt.Sprintf("egress rule %d removed: it allowed only metadata addresses", ri))
 		}
 	}
+	if removedRules(p.Ops) == len(egress) {
+		if _, found, _ := unstructured.NestedFieldNoCopy(original.Object, "spec", "policyTypes"); !found {
+			// Without policyTypes, egress is governed only while egress rules
+			// exist: removing the last would stop isolating the pods and
+			// allow them everything. Pin what the defaulting meant.
+			p.Ops = append(p.Ops, Op{Op: "add", Path: "/spec/policyTypes", Value: []any{"Ingress", "Egress"}})
+			p.Changes = append(p.Changes, "policyTypes [Ingress, Egress] set, as defaulted before, so that the pods stay isolated for egress with no rule left")
+		}
+	}
 	patched, err := apply(original, p.Ops)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s/%s: %v", np.Source, np.Ref.Namespace, np.Ref.Name, err)
@@ -175,6 +185,17 @@ func covered(except []netip.Prefix, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// removedRules counts the operations that remove a whole egress rule.
+func removedRules(ops []Op) int {
+	n := 0
+	for _, o := range ops {
+		if o.Op == "remove" && strings.Count(o.Path, "/") == 3 && strings.HasPrefix(o.Path, "/spec/egress/") {
+			n++
+		}
+	}
+	return n
 }
 
 // trimOps drops the operations under path, which is about to be removed.

@@ -103,3 +103,20 @@ func TestPatchPolicyErrors(t *testing.T) {
 		t.Errorf("absent policy: got %v", err)
 	}
 }
+
+// TestPatchKeepsEgressIsolation: a policy without policyTypes governs
+// egress only while it has egress rules; removing the last one must not
+// turn it into an ingress-only policy.
+func TestPatchKeepsEgressIsolation(t *testing.T) {
+	const y = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: 169.254.169.254/32}}]\n"
+	np, orig := policyFromYAML(t, y)
+	o, _ := orig.Original(np)
+	p, err := patchPolicy(np, o, []int{0}, awsDeny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(p.Patched.Object["spec"])
+	if want := `{"egress":[],"podSelector":{},"policyTypes":["Ingress","Egress"]}`; string(got) != want {
+		t.Errorf("patched spec\n got %s\nwant %s", got, want)
+	}
+}
