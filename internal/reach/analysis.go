@@ -112,6 +112,12 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 		c.buf = append(c.buf, 0)
 		c.buf = strconv.AppendInt(c.buf, int64(c.ids[p]), 10)
 	}
+	if c.e.node != nil {
+		// The node layer's answer also depends on where the pod may run.
+		if k := t.PlacementKey(); k != "" {
+			c.buf = append(append(c.buf, 0, 'p'), k...)
+		}
+	}
 	if r, ok := c.m[string(c.buf)]; ok {
 		return r
 	}

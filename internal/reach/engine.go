@@ -104,7 +104,7 @@ func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkP
 		} else {
 			out[ti] = pe.evaluate(ti)
 		}
-		out[ti] = e.applyNode(out[ti], ti, t.HostNetwork)
+		out[ti] = e.applyNode(out[ti], ti, t)
 	}
 	return out
 }

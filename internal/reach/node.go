@@ -1,5 +1,7 @@
 package reach
 
+import "github.com/imdsguard/imdsguard/internal/model"
+
 // LayerNode is the node's own metadata settings (IMDSv2 and the hop limit,
 // the GKE metadata server): whether a pod that reaches the endpoint is
 // served the node's credentials.
@@ -8,10 +10,12 @@ const LayerNode Layer = "NodeSettings"
 // NodeLayer says what the nodes' metadata settings let pods obtain at a
 // target once the network lets them reach it.
 type NodeLayer interface {
-	// Decide returns the node layer's step for pods of one class at a
-	// target, and false when no node settings are known for the target's
-	// clouds. Only a Deny step changes a verdict: to Blocked.
-	Decide(t *Target, hostNetwork bool) (Step, bool)
+	// Decide returns the node layer's step for a pod shape at a target,
+	// and false when no node settings are known for the target's clouds.
+	// The answer may depend on the pod's class (hostNetwork) and on where
+	// it may run (PlacementKey), nothing else. Only a Deny step changes a
+	// verdict: to Blocked.
+	Decide(t *Target, pod *model.PodTemplate) (Step, bool)
 }
 
 // Option configures an evaluation.
@@ -26,11 +30,11 @@ func WithNodeLayer(n NodeLayer) Option {
 // network left open or undecided: withheld credentials make the verdict
 // Blocked; anything else leaves the verdict as it was and is shown in the
 // trace.
-func (e *Engine) applyNode(r Result, ti int, hostNetwork bool) Result {
+func (e *Engine) applyNode(r Result, ti int, pod *model.PodTemplate) Result {
 	if e.node == nil || r.Verdict == Blocked {
 		return r
 	}
-	step, ok := e.node.Decide(&e.targets[ti], hostNetwork)
+	step, ok := e.node.Decide(&e.targets[ti], pod)
 	if !ok {
 		return r
 	}

@@ -12,7 +12,9 @@ import (
 // nodeFunc adapts a function to reach.NodeLayer.
 type nodeFunc func(t *reach.Target, host bool) (reach.Step, bool)
 
-func (f nodeFunc) Decide(t *reach.Target, host bool) (reach.Step, bool) { return f(t, host) }
+func (f nodeFunc) Decide(t *reach.Target, pod *model.PodTemplate) (reach.Step, bool) {
+	return f(t, pod.HostNetwork)
+}
 
 var _ reach.NodeLayer = nodeFunc(nil)
 
@@ -73,5 +75,31 @@ func TestNodeLayer(t *testing.T) {
 				t.Errorf("last layer %s, want %s (trace %+v)", got, tt.wantLast, trace)
 			}
 		})
+	}
+}
+
+// placementLayer withholds credentials from pods pinned to the "secure"
+// node group only.
+type placementLayer struct{}
+
+func (placementLayer) Decide(t *reach.Target, pod *model.PodTemplate) (reach.Step, bool) {
+	if pod.NodeSelector["group"] == "secure" {
+		return reach.Step{Layer: reach.LayerNode, Decision: reach.Deny, Reason: "withheld on the secure group"}, true
+	}
+	return reach.Step{Layer: reach.LayerNode, Decision: reach.Allow, Reason: "served elsewhere"}, true
+}
+
+// TestNodeLayerByPlacement checks that pods alike in every way but where
+// they may run do not share a verdict.
+func TestNodeLayerByPlacement(t *testing.T) {
+	inv := model.NewInventory()
+	pinned := withDefaultLabels(model.PodTemplate{NodeSelector: model.Labels{"group": "secure"}})
+	inv.Workloads = []*model.Workload{workload("pinned", pinned), workload("free", withDefaultLabels(model.PodTemplate{}))}
+	a := reach.Evaluate(inv, allTargets, reach.WithNodeLayer(placementLayer{}))
+	ti := targetIndex(t, imds4)
+	for i, want := range []reach.Verdict{reach.Blocked, reach.Reachable} {
+		if got := a.Workloads[i].Results[ti].Verdict; got != want {
+			t.Errorf("%s: %s, want %s", a.Workloads[i].Workload.Ref.Name, got, want)
+		}
 	}
 }

@@ -47,7 +47,8 @@ func TestNodeLayerDecide(t *testing.T) {
 			inv := model.NewInventory()
 			inv.NodeConfigs, inv.Nodes = tt.configs, tt.nodes
 			n := newNodeLayer(inv)
-			step, ok := n.Decide(&tt.target, false)
+			pod := &model.PodTemplate{}
+			step, ok := n.Decide(&tt.target, pod)
 			if ok == tt.noAnswer {
 				t.Fatalf("answered = %v, want %v (%+v)", ok, !tt.noAnswer, step)
 			}
@@ -57,9 +58,90 @@ func TestNodeLayerDecide(t *testing.T) {
 			if step.Decision != tt.want || !strings.Contains(step.Reason, tt.reason) {
 				t.Errorf("decision %s (%s), want %s mentioning %q", step.Decision, step.Reason, tt.want, tt.reason)
 			}
-			if again, _ := n.Decide(&tt.target, false); again.Decision != step.Decision || again.Reason != step.Reason {
+			if again, _ := n.Decide(&tt.target, pod); again.Decision != step.Decision || again.Reason != step.Reason {
 				t.Errorf("a second call answered differently: %+v", again)
 			}
 		})
+	}
+}
+
+// TestNodeLayerPlacement checks that a pod is judged by the node settings
+// its node selector and required affinity leave, and by all of them when
+// that cannot be decided.
+func TestNodeLayerPlacement(t *testing.T) {
+	const ng = "eks.amazonaws.com/nodegroup"
+	group := func(name, hop string) *model.NodeConfig {
+		c := awsTemplate("required", hop, model.Labels{ng: name})
+		c.Kind, c.Name = "AWS::EKS::Nodegroup", name
+		return c
+	}
+	secure, general := group("secure", "1"), group("general", "2")
+	unresolved := &model.NodeConfig{Cloud: "aws", Kind: "aws_eks_node_group", Name: "x", NodeLabels: model.Labels{ng: "x"},
+		AWS: &model.AWSMetadataOptions{}, RefersTo: &model.NodeConfigRef{Kind: "aws_launch_template", Name: "missing", Version: "$Latest"}}
+	unlabelled := awsTemplate("required", "2", nil)
+	pinned := model.PodTemplate{NodeSelector: model.Labels{ng: "secure"}}
+	byAffinity := model.PodTemplate{NodeAffinity: []model.NodeSelectorTerm{{MatchExpressions: []model.Requirement{
+		{Key: ng, Operator: "NotIn", Values: []string{"general", "x"}}}}}}
+	unstated := model.PodTemplate{NodeSelector: model.Labels{"topology.kubernetes.io/zone": "a"}}
+	node := func(name, group string) *model.Node {
+		return &model.Node{Name: name, ProviderID: "aws:///us-east-1a/i-1", Labels: model.Labels{ng: group}}
+	}
+	aws := reach.Targets(endpoints.ForClouds(endpoints.AWS))[0]
+	tests := []struct {
+		name    string
+		configs []*model.NodeConfig
+		nodes   []*model.Node
+		pod     model.PodTemplate
+		want    reach.Decision
+		reason  string
+	}{
+		{"pinned to the group that withholds", []*model.NodeConfig{secure, general}, nil, pinned, reach.Deny, "leave only AWS::EKS::Nodegroup secure"},
+		{"not pinned: the worst case", []*model.NodeConfig{secure, general}, nil, model.PodTemplate{}, reach.Allow, "general"},
+		{"pinned by affinity", []*model.NodeConfig{secure, general, unresolved}, nil, byAffinity, reach.Deny, "secure"},
+		{"pinned by a label no setting states", []*model.NodeConfig{secure, general}, nil, unstated, reach.Allow, "general"},
+		{"pinned to a group not read", []*model.NodeConfig{secure, general}, nil, model.PodTemplate{NodeSelector: model.Labels{ng: "gpu"}},
+			reach.Undecided, "rules out every aws node setting"},
+		{"a setting without labels is never ruled out", []*model.NodeConfig{secure, unlabelled}, nil, pinned, reach.Allow, "LaunchTemplate LT"},
+		{"an unresolved group it cannot run on", []*model.NodeConfig{secure, unresolved}, nil, pinned, reach.Deny, ""},
+		{"an unresolved group it may run on", []*model.NodeConfig{secure, unresolved}, nil, model.PodTemplate{}, reach.Undecided, "missing"},
+		{"a node no setting describes, ruled out", []*model.NodeConfig{secure}, []*model.Node{node("a", "secure"), node("b", "gpu")}, pinned, reach.Deny, ""},
+		{"a node no setting describes, not ruled out", []*model.NodeConfig{secure}, []*model.Node{node("a", "secure"), node("b", "gpu")}, model.PodTemplate{}, reach.Undecided, "node b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := model.NewInventory()
+			inv.NodeConfigs, inv.Nodes = tt.configs, tt.nodes
+			step, ok := newNodeLayer(inv).Decide(&aws, &tt.pod)
+			if !ok || step.Decision != tt.want || !strings.Contains(step.Reason, tt.reason) {
+				t.Errorf("decision %s (%s), answered %t; want %s mentioning %q", step.Decision, step.Reason, ok, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// TestNodeLayerTemplateOfReferrers checks that a launch template that a
+// node setting in the input resolves to stands for no nodes of its own: an
+// instance that overrides the template's hop limit decides alone, while a
+// template nothing refers to still counts.
+func TestNodeLayerTemplateOfReferrers(t *testing.T) {
+	set := func(raw string) model.Value { return model.Value{State: model.Set, Raw: raw} }
+	lt := &model.NodeConfig{Cloud: "aws", Kind: "aws_launch_template", Name: "aws_launch_template.nodes",
+		AWS: &model.AWSMetadataOptions{HTTPTokens: set("required"), HopLimit: set("2")}}
+	instance := &model.NodeConfig{Cloud: "aws", Kind: "aws_instance", Name: "aws_instance.node",
+		AWS:      &model.AWSMetadataOptions{HopLimit: set("1")},
+		RefersTo: &model.NodeConfigRef{Kind: "aws_launch_template", Name: "aws_launch_template.nodes", Version: "$Latest"}}
+	aws := reach.Targets(endpoints.ForClouds(endpoints.AWS))[0]
+	for _, tt := range []struct {
+		configs []*model.NodeConfig
+		want    reach.Decision
+	}{
+		{[]*model.NodeConfig{lt, instance}, reach.Deny},
+		{[]*model.NodeConfig{lt}, reach.Allow},
+	} {
+		inv := model.NewInventory()
+		inv.NodeConfigs = tt.configs
+		if step, _ := newNodeLayer(inv).Decide(&aws, &model.PodTemplate{}); step.Decision != tt.want {
+			t.Errorf("%d settings: %s (%s), want %s", len(tt.configs), step.Decision, step.Reason, tt.want)
+		}
 	}
 }
