@@ -186,18 +186,19 @@ func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Opti
 				}
 			}
 		}
-		if len(rules) == 0 {
+		carve := cutOff(in, np)
+		if len(rules) == 0 && len(carve) == 0 {
 			continue
 		}
 		if in.Originals == nil {
 			set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source,
-				Why: fmt.Sprintf("egress rule(s) %s open metadata; run generate on the manifests or the cluster to get a patch", ints(rules))})
+				Why: "opens metadata or cuts off a node-local service; run generate on the manifests or the cluster to get a patch"})
 			continue
 		}
 		orig, err := in.Originals.Original(np)
 		if err == nil {
 			var p *Patch
-			if p, err = patchPolicy(np, orig, rules, o.Deny); err == nil {
+			if p, err = patchPolicy(np, orig, rules, o.Deny, carve, in.KeepOpen); err == nil {
 				set.Patches = append(set.Patches, p)
 				set.Artifacts = append(set.Artifacts, Artifact{Group: GroupPatch,
 					File:   fmt.Sprintf("patched/%s.%s.yaml", np.Ref.Namespace, np.Ref.Name),
@@ -210,10 +211,24 @@ func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Opti
 	return nil
 }
 
-func ints(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = fmt.Sprint(x)
+// cutOff returns the node-local services that an except of the policy
+// covers and that some workload it selects cannot (or may not) reach; rule
+// IMDS-005 reports the certain ones.
+func cutOff(in Input, np *model.NetworkPolicy) []reach.Target {
+	var out []reach.Target
+	for ti := range in.KeepOpen {
+		t := &in.KeepOpen[ti]
+		if len(reach.Excepts(np, t)) == 0 {
+			continue
+		}
+		for _, wr := range in.Analysis.Selects[np] {
+			// Unknown counts: an ambiguous block elsewhere in the policy may
+			// hide the cut, and the patch rewrites such blocks.
+			if in.Analysis.Extra(wr, in.KeepOpen)[ti].Verdict != reach.Reachable {
+				out = append(out, *t)
+				break
+			}
+		}
 	}
-	return strings.Join(s, ", ")
+	return out
 }

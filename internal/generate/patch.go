@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/reach"
 )
 
 // Op is one RFC 6902 JSON Patch operation.
@@ -41,7 +42,15 @@ type Patch struct {
 //     as the IPv4 block it denotes, then treated as above;
 //   - an empty `to` (every destination) becomes 0.0.0.0/0 and ::/0 without
 //     the metadata addresses, plus every pod in the cluster.
-func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, ruleIdx []int, deny []netip.Addr) (*Patch, error) {
+//
+// carve lists node-local services that an except of this policy cuts off
+// for pods it selects (rule IMDS-005); each gets an egress rule of its own
+// that allows exactly its address, port and protocol.
+//
+// A rewritten IPv4-mapped block may now, read as IPv4, cut off a node-local
+// service among keepOpen that the ambiguous block only may have; those get
+// a rule too.
+func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, ruleIdx []int, deny []netip.Addr, carve, keepOpen []reach.Target) (*Patch, error) {
 	egress, found, err := unstructured.NestedSlice(original.Object, "spec", "egress")
 	if err != nil || !found {
 		return nil, fmt.Errorf("%s: %s/%s: spec.egress is missing or not a list in the object as written", np.Source, np.Ref.Namespace, np.Ref.Name)
@@ -77,9 +86,16 @@ func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, r
 				continue
 			}
 			ppath := rpath + "/to/" + strconv.Itoa(pi) + "/ipBlock"
-			ops, change, remove, err := patchBlock(block, ppath, deny)
+			ops, change, remove, now, err := patchBlock(block, ppath, deny)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s/%s: egress rule %d, peer %d: %v", np.Source, np.Ref.Namespace, np.Ref.Name, ri, pi, err)
+			}
+			if now != nil {
+				for _, t := range keepOpen {
+					if now.CIDR.Contains(t.Addr) && covered(now.Except, t.Addr) && !hasTarget(carve, t) {
+						carve = append(carve, t)
+					}
+				}
 			}
 			if remove {
 				removed = append(removed, pi)
@@ -98,7 +114,15 @@ func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, r
 			p.Changes = append(p.Changes, fmt.Sprintf("egress rule %d removed: it allowed only metadata addresses", ri))
 		}
 	}
-	if removedRules(p.Ops) == len(egress) {
+	for _, t := range carve {
+		rule := map[string]any{
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": netip.PrefixFrom(t.Addr, t.Addr.BitLen()).String()}}},
+			"ports": []any{map[string]any{"protocol": string(t.Protocol), "port": int64(t.Port)}},
+		}
+		p.Ops = append(p.Ops, Op{Op: "add", Path: "/spec/egress/-", Value: rule})
+		p.Changes = append(p.Changes, fmt.Sprintf("egress rule added for %s (%s), which an except cut off", t, t.Endpoints[0].Service))
+	}
+	if removedRules(p.Ops) == len(egress) && len(carve) == 0 {
 		if _, found, _ := unstructured.NestedFieldNoCopy(original.Object, "spec", "policyTypes"); !found {
 			// Without policyTypes, egress is governed only while egress rules
 			// exist: removing the last would stop isolating the pods and
@@ -117,17 +141,18 @@ func patchPolicy(np *model.NetworkPolicy, original *unstructured.Unstructured, r
 
 // patchBlock returns the operations that keep the denied addresses out of
 // one ipBlock, or remove=true when the block is nothing but denied addresses.
-func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op, change string, remove bool, err error) {
+// When it rewrites an IPv4-mapped block, now is the block as rewritten.
+func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op, change string, remove bool, now *model.IPBlock, err error) {
 	raw, _ := block["cidr"].(string)
 	var b model.IPBlock
 	if msg := b.SetCIDR(raw); msg != "" {
-		return nil, "", false, fmt.Errorf("%s", msg)
+		return nil, "", false, nil, fmt.Errorf("%s", msg)
 	}
 	rawExcept, _ := block["except"].([]any)
 	for _, e := range rawExcept {
 		s, _ := e.(string)
 		if msg := b.AddExcept(s); msg != "" {
-			return nil, "", false, fmt.Errorf("%s", msg)
+			return nil, "", false, nil, fmt.Errorf("%s", msg)
 		}
 	}
 	cidr, except := b.CIDR, b.Except
@@ -135,7 +160,7 @@ func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op,
 	if b.Ambiguous != "" {
 		// Say what the block means for IPv4, in IPv4.
 		if !cidr.Addr().Is4In6() || cidr.Bits() < 96 {
-			return nil, "", false, fmt.Errorf("ipBlock %s mixes IPv4-mapped and other IPv6 addresses; rewrite it by hand", raw)
+			return nil, "", false, nil, fmt.Errorf("ipBlock %s mixes IPv4-mapped and other IPv6 addresses; rewrite it by hand", raw)
 		}
 		cidr = netip.PrefixFrom(cidr.Addr().Unmap(), cidr.Bits()-96)
 		var ex []netip.Prefix
@@ -152,12 +177,12 @@ func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op,
 			continue
 		}
 		if cidr.Bits() == a.BitLen() {
-			return nil, fmt.Sprintf("ipBlock %s is a metadata address; removed", raw), true, nil
+			return nil, fmt.Sprintf("ipBlock %s is a metadata address; removed", raw), true, nil, nil
 		}
 		add = append(add, netip.PrefixFrom(a, a.BitLen()))
 	}
 	if !rewritten && len(add) == 0 {
-		return nil, "", false, nil
+		return nil, "", false, nil, nil
 	}
 	if rewritten {
 		all := append(append([]netip.Prefix(nil), except...), add...)
@@ -165,8 +190,12 @@ func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op,
 		if len(all) > 0 {
 			v["except"] = prefixesToAny(all)
 		}
-		return []Op{{Op: "replace", Path: path, Value: v}},
-			fmt.Sprintf("IPv4-mapped ipBlock %s rewritten as %s, without %s", raw, cidr, prefixList(add)), false, nil
+		change = fmt.Sprintf("IPv4-mapped ipBlock %s rewritten as %s", raw, cidr)
+		if len(add) > 0 {
+			change += ", without " + prefixList(add)
+		}
+		return []Op{{Op: "replace", Path: path, Value: v}}, change, false,
+			&model.IPBlock{CIDR: cidr, Except: all}, nil
 	}
 	if len(rawExcept) == 0 {
 		ops = []Op{{Op: "add", Path: path + "/except", Value: prefixesToAny(add)}}
@@ -175,7 +204,16 @@ func patchBlock(block map[string]any, path string, deny []netip.Addr) (ops []Op,
 			ops = append(ops, Op{Op: "add", Path: path + "/except/-", Value: a.String()})
 		}
 	}
-	return ops, fmt.Sprintf("ipBlock %s: except %s added", raw, prefixList(add)), false, nil
+	return ops, fmt.Sprintf("ipBlock %s: except %s added", raw, prefixList(add)), false, nil, nil
+}
+
+func hasTarget(ts []reach.Target, t reach.Target) bool {
+	for _, x := range ts {
+		if x.String() == t.String() {
+			return true
+		}
+	}
+	return false
 }
 
 func covered(except []netip.Prefix, a netip.Addr) bool {

@@ -56,7 +56,7 @@ func TestPatchPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := patchPolicy(np, o, append([]int(nil), c.rules...), awsDeny)
+			p, err := patchPolicy(np, o, append([]int(nil), c.rules...), awsDeny, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,11 +91,11 @@ func TestPatchPolicyErrors(t *testing.T) {
 	const y = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: '::/0', except: ['::ffff:0:0/96']}}]\n"
 	np, orig := policyFromYAML(t, y)
 	o, _ := orig.Original(np)
-	_, err := patchPolicy(np, o, []int{0}, awsDeny)
+	_, err := patchPolicy(np, o, []int{0}, awsDeny, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "rewrite it by hand") {
 		t.Errorf("mixed mapped block: got %v", err)
 	}
-	if _, err := patchPolicy(np, o, []int{3}, awsDeny); err == nil || !strings.Contains(err.Error(), "egress rule 3 is not in the object") {
+	if _, err := patchPolicy(np, o, []int{3}, awsDeny, nil, nil); err == nil || !strings.Contains(err.Error(), "egress rule 3 is not in the object") {
 		t.Errorf("rule out of range: got %v", err)
 	}
 	np.Ref.Name = "absent"
@@ -111,7 +111,7 @@ func TestPatchKeepsEgressIsolation(t *testing.T) {
 	const y = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec:\n  podSelector: {}\n  egress:\n  - to: [{ipBlock: {cidr: 169.254.169.254/32}}]\n"
 	np, orig := policyFromYAML(t, y)
 	o, _ := orig.Original(np)
-	p, err := patchPolicy(np, o, []int{0}, awsDeny)
+	p, err := patchPolicy(np, o, []int{0}, awsDeny, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

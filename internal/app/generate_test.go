@@ -1,0 +1,176 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/golden"
+	"github.com/imdsguard/imdsguard/internal/report"
+)
+
+func TestGenerateExamples(t *testing.T) {
+	r := runCLI(t, "", "generate", "--include", "namespace,patch", examples)
+	if r.code != cli.ExitClean {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
+	}
+	golden.Check(t, filepath.Join("testdata", "generate-examples.yaml"), r.stdout)
+	for _, want := range []string{
+		"generated: namespace 2, patch 3",
+		"proof: 8 of 9 workloads outside exempt namespaces reach no metadata address",
+		"(1 exempt)",
+		"open: DaemonSet monitoring/node-exporter (examples/cluster/monitoring.yaml:3): uses the host network",
+	} {
+		if !strings.Contains(r.stderr, strings.ReplaceAll(want, "examples/", "../../examples/")) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+}
+
+// TestGenerateFedBackIntoScan applies the generated directory to the
+// examples the way kubectl apply would (a patched policy replaces the
+// original object) and scans the result: every pod-network workload outside
+// kube-system is Blocked for every metadata address, and the findings the
+// NetworkPolicies caused are gone.
+func TestGenerateFedBackIntoScan(t *testing.T) {
+	out := t.TempDir()
+	r := runCLI(t, "", "generate", "--include", "namespace,patch", "--output-dir", out, examples)
+	if r.code != cli.ExitClean {
+		t.Fatalf("exit code = %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var files []string
+	filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(out, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	sort.Strings(files)
+	want := []string{
+		"kustomization.yaml",
+		"namespace/legacy.imdsguard-deny-metadata.yaml",
+		"namespace/monitoring.imdsguard-deny-metadata.yaml",
+		"patched/analytics.egress-except-metadata.yaml",
+		"patched/batch.block-link-local.yaml",
+		"patched/storefront.frontend-egress.yaml",
+		"patches/analytics.egress-except-metadata.json-patch.yaml",
+		"patches/batch.block-link-local.json-patch.yaml",
+		"patches/storefront.frontend-egress.json-patch.yaml",
+	}
+	for _, w := range want {
+		found := false
+		for _, f := range files {
+			found = found || f == w || (strings.HasSuffix(w, "/") && strings.HasPrefix(f, w))
+		}
+		if !found {
+			t.Errorf("output lacks %s; have %v", w, files)
+		}
+	}
+	kust, err := os.ReadFile(filepath.Join(out, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct{ Resources []string }
+	if err := yaml.Unmarshal(kust, &k); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range k.Resources {
+		if _, err := os.Stat(filepath.Join(out, res)); err != nil || strings.HasPrefix(res, "patches/") {
+			t.Errorf("kustomization resource %s: %v", res, err)
+		}
+	}
+
+	applied := t.TempDir()
+	replaced := map[string]bool{}
+	for _, f := range files {
+		if strings.HasPrefix(f, "patched/") {
+			replaced[strings.TrimSuffix(strings.TrimPrefix(f, "patched/"), ".yaml")] = true
+		}
+	}
+	copyWithout(t, filepath.Join(examples, "cluster"), applied, replaced)
+	r = runCLI(t, "", "scan", "-f", "json", applied, filepath.Join(out, "namespace"), filepath.Join(out, "patched"))
+	if r.code != cli.ExitFindings { // hostNetwork and node findings remain
+		t.Fatalf("rescan exit code = %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, w := range d.Workloads {
+		if w.Object.Namespace == "kube-system" || w.HostNetwork {
+			continue
+		}
+		checked++
+		for _, v := range w.Verdicts {
+			if v.Verdict.String() != "Blocked" {
+				t.Errorf("%s/%s: %s %s after applying the generated policies", w.Object.Namespace, w.Object.Name, v.Target, v.Verdict)
+			}
+		}
+	}
+	if checked < 6 {
+		t.Errorf("only %d workloads checked", checked)
+	}
+	for _, f := range d.Findings {
+		switch f.RuleID {
+		case "IMDS-003", "IMDS-004", "IMDS-005", "IMDS-006":
+			if f.Namespace != "kube-system" {
+				t.Errorf("finding left after applying: %s %s", f.RuleID, f.Message)
+			}
+		}
+	}
+}
+
+// copyWithout copies the example files, dropping the NetworkPolicies named
+// in drop ("namespace.name"); files holding one are re-encoded as YAML.
+func copyWithout(t *testing.T, from, to string, drop map[string]bool) {
+	t.Helper()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(data, []byte("NetworkPolicy")) {
+			os.WriteFile(filepath.Join(to, e.Name()), data, 0o644)
+			continue
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		var docs []string
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", e.Name(), err)
+			}
+			items := []any{m}
+			if its, ok := m["items"].([]any); ok {
+				items = its
+			}
+			for _, it := range items {
+				obj := it.(map[string]any)
+				meta, _ := obj["metadata"].(map[string]any)
+				if obj["kind"] == "NetworkPolicy" && drop[meta["namespace"].(string)+"."+meta["name"].(string)] {
+					continue
+				}
+				y, _ := yaml.Marshal(obj)
+				docs = append(docs, string(y))
+			}
+		}
+		os.WriteFile(filepath.Join(to, strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))+".yaml"), []byte(strings.Join(docs, "---\n")), 0o644)
+	}
+}
