@@ -25,8 +25,8 @@ func TestGenerateExamples(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata", "generate-examples.yaml"), r.stdout)
 	for _, want := range []string{
-		"generated: namespace 2, patch 3",
-		"proof: 8 of 9 workloads outside exempt namespaces reach no metadata address",
+		"generated: namespace 3, patch 3",
+		"proof: 10 of 11 workloads outside exempt namespaces reach no metadata address",
 		"(1 exempt)",
 		"open: DaemonSet monitoring/node-exporter (examples/cluster/monitoring.yaml:3): uses the host network",
 	} {
