@@ -71,7 +71,16 @@ func gkeCluster(rd *reader, l *links) []*model.NodeConfig {
 		addLabels(p, rd.nodeLabels(b.Body))
 		out = append(out, p)
 	}
-	if len(out) == 1 && !rd.isTrue(body, "remove_default_node_pool") {
+	switch {
+	case rd.isTrue(body, "remove_default_node_pool"):
+		// The default pool is deleted once the cluster is created, so its
+		// node_config describes no nodes; the config stays for the node
+		// pools that take the cluster's workload pool.
+		if l.noNodes == nil {
+			l.noNodes = map[*model.NodeConfig]bool{}
+		}
+		l.noNodes[c] = true
+	case len(out) == 1:
 		addLabels(c, map[string]string{nodePoolLabel: "default-pool"})
 	}
 	return out

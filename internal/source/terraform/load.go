@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -63,6 +64,7 @@ func Load(ctx context.Context, paths []string, o Options) *Result {
 		l.extractAll(m)
 	}
 	l.links.resolve(l.res.Configs)
+	l.res.Configs = slices.DeleteFunc(l.res.Configs, func(c *model.NodeConfig) bool { return l.links.noNodes[c] })
 	return l.res
 }
 

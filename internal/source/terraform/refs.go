@@ -120,6 +120,9 @@ type links struct {
 	// named maps kind, then name argument, to a resource address.
 	named map[string]map[string]string
 	pools []poolLink
+	// noNodes are configs kept only for the links above, which describe no
+	// nodes: a GKE cluster whose default node pool is removed.
+	noNodes map[*model.NodeConfig]bool
 }
 
 // poolLink is a GKE node pool waiting for its cluster's workload pool.

@@ -1,3 +1,5 @@
+# The default pool is removed at creation: its node_config (none here)
+# describes no nodes and is not a node setting.
 resource "google_container_cluster" "primary" {
   name                     = "prod"
   location                 = "europe-west1"
@@ -52,6 +54,21 @@ resource "google_container_cluster" "inline" {
       metadata = {
         disable-legacy-endpoints = false
       }
+    }
+  }
+}
+
+# Whether the default pool is removed is not known: its node_config is kept
+# (worst case), with the default-pool label its nodes would carry.
+variable "remove_default" {}
+
+resource "google_container_cluster" "maybe" {
+  name                     = "maybe"
+  remove_default_node_pool = var.remove_default
+
+  node_config {
+    workload_metadata_config {
+      mode = "GCE_METADATA"
     }
   }
 }
