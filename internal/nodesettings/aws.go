@@ -26,6 +26,11 @@ type awsSettings struct {
 }
 
 func evaluateAWS(cfg *model.NodeConfig, class Class, family Family) Outcome {
+	return awsSettingsOf(cfg).evaluate(class, family)
+}
+
+// awsSettingsOf reads cfg's options, with eksctl's defaults applied.
+func awsSettingsOf(cfg *model.NodeConfig) awsSettings {
 	s := awsSettings{
 		endpoint: cfg.AWS.HTTPEndpoint, tokens: cfg.AWS.HTTPTokens, hop: cfg.AWS.HopLimit,
 		ipv6: cfg.AWS.HTTPProtocolIPv6, state: cfg.AWS.State,
@@ -37,7 +42,7 @@ func evaluateAWS(cfg *model.NodeConfig, class Class, family Family) Outcome {
 	if cfg.Kind == eksctlNodeGroupKind || cfg.Kind == eksctlManagedNodeGroupKind {
 		s = eksctlSettings(cfg, s)
 	}
-	return s.evaluate(class, family)
+	return s
 }
 
 func (s awsSettings) evaluate(class Class, family Family) Outcome {
