@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,6 +171,11 @@ func (t *tableWriter) namespace(ns string, g *nsGroup) {
 func (t *tableWriter) workloads(ws []*Workload) {
 	tw := t.newTab()
 	head := []string{t.p.plain("WORKLOAD"), t.p.plain("HOSTNETWORK")}
+	// The identity column shows only where some workload has one.
+	ids := slices.ContainsFunc(ws, func(wl *Workload) bool { return wl.Identity != "" })
+	if ids {
+		head = append(head, t.p.plain("IDENTITY"))
+	}
 	for i := range t.targets {
 		head = append(head, t.p.plain(targetLabel(i)))
 	}
@@ -184,6 +190,9 @@ func (t *tableWriter) workloads(ws []*Workload) {
 			host = t.p.paint(ansiRed, "yes")
 		}
 		cells := []string{t.p.plain(name), host}
+		if ids {
+			cells = append(cells, t.p.plain(identityKind(wl.Identity)))
+		}
 		for _, tg := range t.targets {
 			cells = append(cells, t.verdictCell(wl, tg.ID))
 		}
@@ -333,4 +342,20 @@ func (t *tableWriter) summary(d *Document) {
 		t.printf("\n%s\n", t.p.paint(ansiYellow,
 			fmt.Sprintf("INCOMPLETE: %d input errors; affected verdicts are Unknown", s.InputErrors)))
 	}
+}
+
+// identityKind shortens a workload's own identity to its kind, for the
+// table; the JSON report carries it in full.
+func identityKind(id string) string {
+	for _, k := range []struct{ prefix, short string }{
+		{"IRSA", "IRSA"}, {"GKE Workload Identity", "GKE WI"}, {"Azure Workload Identity", "Azure WI"},
+	} {
+		if strings.HasPrefix(id, k.prefix) {
+			return k.short
+		}
+	}
+	if id == "" {
+		return "-"
+	}
+	return id
 }
