@@ -59,7 +59,7 @@ func (o *object) portValue(p *model.Port, n *yaml.Node, path string) {
 			w.failf(n, path, "invalid port name %q: %s", n.Value, strings.Join(errs, "; "))
 			return
 		}
-		p.Name = n.Value
+		p.Name = w.d.strs.intern(n.Value)
 	default:
 		w.failf(n, path, "expected an integer or a string, got %s", typeName(n))
 	}

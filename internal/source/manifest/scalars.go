@@ -15,7 +15,7 @@ func (w *walker) str(n *yaml.Node, path string) (string, bool) {
 		w.failf(n, path, "expected a string, got %s", typeName(n))
 		return "", false
 	}
-	return n.Value, true
+	return w.d.strs.intern(n.Value), true
 }
 
 // isString reports whether a resolved scalar is a string to Kubernetes.
@@ -103,11 +103,11 @@ func (w *walker) strMap(n *yaml.Node, path string) map[string]string {
 	for _, f := range m.fields {
 		if v := w.resolve(f.v); !isNull(v) {
 			if s, ok := w.str(v, join(path, f.key)); ok {
-				out[f.key] = s
+				out[w.d.strs.intern(f.key)] = s
 			}
 			continue
 		}
-		out[f.key] = ""
+		out[w.d.strs.intern(f.key)] = ""
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 )
 
 // chunk is one document of a stream as the splitter cut it out: the text
@@ -152,6 +153,19 @@ func (c *chunk) reader() io.Reader {
 		rs[i] = bytes.NewReader(b)
 	}
 	return io.MultiReader(rs...)
+}
+
+// text returns the document's text as one string.
+func (c *chunk) text() string {
+	if len(c.blocks) == 1 {
+		return string(c.blocks[0])
+	}
+	var b strings.Builder
+	b.Grow(int(c.size))
+	for _, p := range c.blocks {
+		b.Write(p)
+	}
+	return b.String()
 }
 
 // marker reports whether a line is a document start or end marker.

@@ -29,6 +29,8 @@ type doc struct {
 	base    int // a node's file line is base + node.Line
 	last    int // the last file line of the document
 	aliases int
+	// strs copies out the strings objects keep (intern.go).
+	strs interner
 }
 
 // source returns the file position of a node. The line is kept inside the
