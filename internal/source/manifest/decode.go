@@ -25,6 +25,7 @@ type fileState struct {
 	limit    int64
 	expanded int // nodes reached through aliases so far
 	strs     interner
+	yamlOnly bool // Options.yamlOnly
 }
 
 // decodeChunk parses the YAML documents of one chunk and calls fn with the
@@ -39,7 +40,7 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 	case c.badLine > 0:
 		return &InputError{Source: at.At(c.badLine), Msg: "invalid " + in.enc + " text"}
 	}
-	if root, ok := yamlsubset.Parse(c.text()); ok {
+	if root, ok := yamlsubset.Parse(c.text()); ok && !in.yamlOnly {
 		// Most manifests are plain block YAML, which the subset parser
 		// reads several times faster than yaml.v3. It declines everything
 		// else, errors included, and yaml.v3 reads it below.

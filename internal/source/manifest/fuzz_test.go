@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as stdin: it must not panic,
-// and every error must point at a line of the input.
+// every error must point at a line of the input, and the subset parser must
+// read it as yaml.v3 does.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yaml")
 	for _, s := range seeds {
@@ -35,6 +36,7 @@ func FuzzLoad(f *testing.F) {
 				t.Errorf("errors %v but nothing marked incomplete", res.Errors)
 			}
 		}
+		loadBoth(t, []string{"-"}, data)
 	})
 }
 

@@ -22,6 +22,9 @@ type Options struct {
 	MaxDocumentBytes int64
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// yamlOnly decodes every document with yaml.v3, for the differential
+	// test of the subset parser.
+	yamlOnly bool
 }
 
 // Result is what Load read.
