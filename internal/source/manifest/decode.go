@@ -26,6 +26,7 @@ type fileState struct {
 	expanded int // nodes reached through aliases so far
 	strs     interner
 	yamlOnly bool // Options.yamlOnly
+	subset   yamlsubset.Parser
 }
 
 // decodeChunk parses the YAML documents of one chunk and calls fn with the
@@ -40,7 +41,7 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 	case c.badLine > 0:
 		return &InputError{Source: at.At(c.badLine), Msg: "invalid " + in.enc + " text"}
 	}
-	if root, ok := yamlsubset.Parse(c.text()); ok && !in.yamlOnly {
+	if root, ok := in.subset.Parse(c.text()); ok && !in.yamlOnly {
 		// Most manifests are plain block YAML, which the subset parser
 		// reads several times faster than yaml.v3. It declines everything
 		// else, errors included, and yaml.v3 reads it below.

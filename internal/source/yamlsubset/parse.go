@@ -27,8 +27,21 @@ const maxKeyLen = 1000
 // within the subset, in which case the caller must decode it with yaml.v3.
 // The scalar values of the tree are substrings of src: copy those that are
 // kept, or they keep all of src.
-func Parse(src string) (doc *yaml.Node, ok bool) {
-	p := &parser{}
+func Parse(src string) (*yaml.Node, bool) {
+	return new(Parser).Parse(src)
+}
+
+// A Parser parses documents one after another and reuses its memory: the
+// tree Parse returns is valid only until the next call. The zero value is
+// ready to use; a Parser is not safe for concurrent use.
+type Parser struct {
+	p parser
+}
+
+// Parse is the package's Parse, building the tree in the parser's memory.
+func (pp *Parser) Parse(src string) (doc *yaml.Node, ok bool) {
+	p := &pp.p
+	p.reset(src)
 	if !p.split(src) || len(p.lines) == 0 {
 		return nil, false
 	}
@@ -40,11 +53,7 @@ func Parse(src string) (doc *yaml.Node, ok bool) {
 			doc, ok = nil, false
 		}
 	}()
-	p.src = src
-	p.nodes = make([]yaml.Node, 0, 2*len(p.lines)+4)
-	p.ptrs = make([]*yaml.Node, 0, 2*len(p.lines)+4)
-	doc = p.docNode()
-	return doc, true
+	return p.docNode(), true
 }
 
 // decline unwinds the parser when the input leaves the subset.
@@ -63,11 +72,20 @@ type parser struct {
 	lines []line
 	i     int // the line being read
 	depth int
-	nodes []yaml.Node  // the current slab of nodes
-	ptrs  []*yaml.Node // the current slab of Content slices
-	stack []*yaml.Node // children of the collections being read
-	first int          // line number of the first line with content (or of ---)
-	start bool         // src starts with a --- line
+	first int  // line number of the first line with content (or of ---)
+	start bool // src starts with a --- line
+	nodes slabs[yaml.Node]
+	ptrs  slabs[*yaml.Node] // Content slices
+	stack []*yaml.Node      // children of the collections being read
+	// tags caches the tags of plain scalars that take yaml.v3's resolution.
+	tags map[string]string
+}
+
+// reset prepares the parser for another document, keeping its memory.
+func (p *parser) reset(src string) {
+	*p = parser{src: src, lines: p.lines[:0], nodes: p.nodes, ptrs: p.ptrs, stack: p.stack[:0], tags: p.tags}
+	p.nodes.reset()
+	p.ptrs.reset()
 }
 
 // split finds the content lines, and declines text the subset does not

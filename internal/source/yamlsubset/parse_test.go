@@ -11,12 +11,15 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
+// shared is reused by every check, as a loader reuses its parser.
+var shared Parser
+
 // check parses src both ways. When Parse accepts, yaml.v3 must accept too
 // and build the same tree (comments aside). It reports whether Parse
 // accepted.
 func check(t *testing.T, src string) bool {
 	t.Helper()
-	got, ok := Parse(src)
+	got, ok := shared.Parse(src)
 	var want yaml.Node
 	err := yaml.Unmarshal([]byte(src), &want)
 	if !ok {

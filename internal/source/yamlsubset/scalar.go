@@ -113,22 +113,36 @@ var escapes = map[byte]byte{'\\': '\\', '"': '"', '/': '/', 'n': '\n', 't': '\t'
 func (p *parser) scalar(v string, line, col int) *yaml.Node {
 	n := p.node(yaml.ScalarNode, "", line, col)
 	n.Value = v
-	n.Tag = plainTag(v)
+	n.Tag = p.plainTag(v)
 	return n
 }
 
+// maxTags bounds the cache of resolved tags.
+const maxTags = 4096
+
 // plainTag is the tag yaml.v3 gives a plain scalar. Values that cannot be
 // anything but strings are told apart by their first byte, as yaml.v3 does;
-// the rest go through yaml.v3's own resolution.
-func plainTag(v string) string {
+// the rest go through yaml.v3's own resolution, whose answers are cached
+// because numbers and addresses repeat.
+func (p *parser) plainTag(v string) string {
 	if v == "<<" {
 		return "!!merge"
 	}
 	if v != "" && !strings.ContainsRune("+-0123456789yYnNtTfFoO~<.", rune(v[0])) {
 		return "!!str"
 	}
+	if t, ok := p.tags[v]; ok {
+		return t
+	}
 	n := yaml.Node{Kind: yaml.ScalarNode, Value: v}
-	return n.ShortTag()
+	t := n.ShortTag()
+	if p.tags == nil {
+		p.tags = map[string]string{}
+	}
+	if len(p.tags) < maxTags {
+		p.tags[strings.Clone(v)] = t
+	}
+	return t
 }
 
 // null makes the empty scalar that stands for a missing value.
@@ -136,27 +150,50 @@ func (p *parser) null(line, col int) *yaml.Node {
 	return p.node(yaml.ScalarNode, "!!null", line, col)
 }
 
-// node takes a node from the current slab.
+// node takes a fresh node.
 func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
-	if len(p.nodes) == cap(p.nodes) {
-		p.nodes = make([]yaml.Node, 0, max(64, cap(p.nodes)))
-	}
-	p.nodes = p.nodes[:len(p.nodes)+1]
-	n := &p.nodes[len(p.nodes)-1]
-	n.Kind, n.Tag, n.Line, n.Column = kind, tag, line, col
+	n := &p.nodes.take(1)[0]
+	*n = yaml.Node{Kind: kind, Tag: tag, Line: line, Column: col}
 	return n
 }
 
 // collect copies children into a Content slice of their own.
 func (p *parser) collect(children []*yaml.Node) []*yaml.Node {
-	k := len(children)
-	if k == 0 {
+	if len(children) == 0 {
 		return nil
 	}
-	if cap(p.ptrs)-len(p.ptrs) < k {
-		p.ptrs = make([]*yaml.Node, 0, max(256, k))
+	c := p.ptrs.take(len(children))
+	copy(c, children)
+	return c
+}
+
+// slabSize is how many values a slab holds, unless one request needs more.
+const slabSize = 512
+
+// slabs hands out slices of values from large blocks that are kept and
+// handed out again after reset. Slices handed out are never moved.
+type slabs[T any] struct {
+	blocks [][]T
+	cur    int // the block being handed out
+	used   int // how much of it is handed out
+}
+
+// take returns n values (stale ones after a reset).
+func (s *slabs[T]) take(n int) []T {
+	for s.cur < len(s.blocks) && len(s.blocks[s.cur])-s.used < n {
+		s.cur++
+		s.used = 0
 	}
-	n := len(p.ptrs)
-	p.ptrs = append(p.ptrs, children...)
-	return p.ptrs[n : n+k : n+k]
+	if s.cur == len(s.blocks) {
+		s.blocks = append(s.blocks, make([]T, max(slabSize, n)))
+		s.used = 0
+	}
+	b := s.blocks[s.cur][s.used : s.used+n : s.used+n]
+	s.used += n
+	return b
+}
+
+// reset hands the blocks out again from the start.
+func (s *slabs[T]) reset() {
+	s.cur, s.used = 0, 0
 }
