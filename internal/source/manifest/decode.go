@@ -24,7 +24,7 @@ type fileState struct {
 	enc      string
 	limit    int64
 	expanded int // nodes reached through aliases so far
-	strs     interner
+	strs     *interner
 	yamlOnly bool // Options.yamlOnly
 	subset   yamlsubset.Parser
 }

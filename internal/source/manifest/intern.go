@@ -1,26 +1,63 @@
 package manifest
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
 
 // maxInterned is the longest string shared through the interner; longer
 // ones are copied each time.
 const maxInterned = 64
 
-// interner shares the strings that the objects of one file keep: names,
-// namespaces, kinds and labels repeat across a file's objects. Every kept
-// string goes through it, which also copies it out of the document text
-// the subset parser slices values from, so the text can be freed.
-type interner map[string]string
+// interner shares what the objects of one file keep: names, namespaces,
+// kinds and labels repeat across a file's objects, and whole label sets
+// repeat across its pod templates and selectors. Every kept string goes
+// through it, which also copies it out of the document text the subset
+// parser slices values from, so the text can be freed.
+type interner struct {
+	strs   map[string]string
+	labels map[string]model.Labels
+	buf    []byte
+	keys   []string
+}
+
+func newInterner() *interner {
+	return &interner{strs: map[string]string{}, labels: map[string]model.Labels{}}
+}
 
 // intern returns a string equal to s that does not share s's memory.
-func (t interner) intern(s string) string {
+func (t *interner) intern(s string) string {
 	if len(s) > maxInterned || t == nil {
 		return strings.Clone(s)
 	}
-	if v, ok := t[s]; ok {
+	if v, ok := t.strs[s]; ok {
 		return v
 	}
 	v := strings.Clone(s)
-	t[v] = v
+	t.strs[v] = v
 	return v
+}
+
+// labelSet returns a label set equal to l, shared with every equal set read
+// before. Label sets are never modified once read.
+func (t *interner) labelSet(l model.Labels) model.Labels {
+	if len(l) == 0 || t == nil {
+		return l
+	}
+	t.keys = t.keys[:0]
+	for k := range l {
+		t.keys = append(t.keys, k)
+	}
+	slices.Sort(t.keys)
+	t.buf = t.buf[:0]
+	for _, k := range t.keys {
+		t.buf = append(append(append(append(t.buf, k...), 0), l[k]...), 0)
+	}
+	if s, ok := t.labels[string(t.buf)]; ok {
+		return s
+	}
+	t.labels[string(t.buf)] = l
+	return l
 }

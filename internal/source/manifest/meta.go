@@ -18,7 +18,7 @@ func (o *object) readMeta() {
 	o.meta = w.mapping(f.v, "metadata")
 	o.readNamespace()
 	o.ref.Name = o.name()
-	o.labels = w.strMap(o.meta.value("labels"), "metadata.labels")
+	o.labels = w.d.strs.labelSet(w.strMap(o.meta.value("labels"), "metadata.labels"))
 	o.annotations = model.OwnAnnotations(w.strMap(o.meta.value("annotations"), "metadata.annotations"))
 	o.uid, _ = w.str(o.meta.value("uid"), "metadata.uid")
 }

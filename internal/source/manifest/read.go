@@ -25,7 +25,7 @@ func read(ctx context.Context, in input, opts Options) *collected {
 	}
 	defer r.Close()
 	br, enc := decodeBOM(r)
-	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: interner{}, yamlOnly: opts.yamlOnly}
+	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: newInterner(), yamlOnly: opts.yamlOnly}
 	err = split(br, state.limit, func(ch *chunk) error {
 		if err := ctx.Err(); err != nil {
 			return &lineError{line: ch.start, err: err}

@@ -30,7 +30,7 @@ type doc struct {
 	last    int // the last file line of the document
 	aliases int
 	// strs copies out the strings objects keep (intern.go).
-	strs interner
+	strs *interner
 }
 
 // source returns the file position of a node. The line is kept inside the
