@@ -37,8 +37,9 @@ func (r *Result) Document() *report.Document {
 	}
 	d.Workloads = make([]report.Workload, 0, len(r.Analysis.Workloads))
 	sas := model.ServiceAccountIndex(r.Inventory.ServiceAccounts)
+	verdicts := map[*reach.Result][]report.Verdict{}
 	for _, wr := range r.Analysis.Workloads {
-		w := r.workloadDoc(wr, &d.Summary)
+		w := r.workloadDoc(wr, &d.Summary, verdicts)
 		w.Identity = model.OwnIdentity(wr.Workload, sas)
 		d.Workloads = append(d.Workloads, w)
 	}
@@ -78,15 +79,27 @@ func (r *Result) Document() *report.Document {
 	return d
 }
 
-func (r *Result) workloadDoc(wr *reach.WorkloadResult, s *report.Summary) report.Workload {
+// workloadDoc converts one workload's results. Workloads whose pods meet
+// the same policies share one results slice (reach's cache), and so share
+// one verdicts slice here: documents are only read.
+func (r *Result) workloadDoc(wr *reach.WorkloadResult, s *report.Summary, verdicts map[*reach.Result][]report.Verdict) report.Workload {
 	w := report.Workload{Object: wr.Workload.Ref, Source: wr.Workload.Source, HostNetwork: wr.Workload.HostNetwork(),
-		Inferred: wr.Workload.Inferred, Policies: []string{}}
+		Inferred: wr.Workload.Inferred, Policies: make([]string, 0, len(wr.Policies))}
 	for _, p := range wr.Policies {
 		w.Policies = append(w.Policies, p.Ref.Name)
 	}
+	if len(wr.Results) > 0 {
+		var ok bool
+		if w.Verdicts, ok = verdicts[&wr.Results[0]]; !ok {
+			w.Verdicts = make([]report.Verdict, len(wr.Results))
+			for ti, res := range wr.Results {
+				w.Verdicts[ti] = report.Verdict{Target: r.Analysis.Targets[ti].String(), Verdict: res.Verdict, Trace: res.Trace}
+			}
+			verdicts[&wr.Results[0]] = w.Verdicts
+		}
+	}
 	for ti, res := range wr.Results {
 		t := r.Analysis.Targets[ti]
-		w.Verdicts = append(w.Verdicts, report.Verdict{Target: t.String(), Verdict: res.Verdict, Trace: res.Trace})
 		if t.KeepOpen() {
 			continue
 		}
