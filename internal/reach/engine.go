@@ -2,6 +2,7 @@ package reach
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/model"
@@ -85,6 +86,16 @@ func compile(np *model.NetworkPolicy, targets []Target) []policyVerdict {
 				out[ti].allows = append(out[ti].allows, ref)
 			case maybe:
 				out[ti].maybes = append(out[ti].maybes, ref)
+			}
+		}
+		// Most rules say the same of every target ("to any destination"):
+		// share the lists, as compiled results are never modified.
+		for _, prev := range out[:ti] {
+			if slices.Equal(prev.allows, out[ti].allows) {
+				out[ti].allows = prev.allows
+			}
+			if slices.Equal(prev.maybes, out[ti].maybes) {
+				out[ti].maybes = prev.maybes
 			}
 		}
 	}
