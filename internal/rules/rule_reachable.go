@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/imdsguard/imdsguard/internal/reach"
@@ -97,6 +98,8 @@ func describeReachable(a *reach.Analysis, wr *reach.WorkloadResult, meta []int) 
 			rel.reason = decidingReason(r)
 		}
 	}
-	rel.locations = dedupLocations(locs)
+	// Clipped: the description is kept for every workload that shares it,
+	// and dedupLocations leaves the capacity of every target's allowers.
+	rel.locations = slices.Clone(dedupLocations(locs))
 	return rel
 }
