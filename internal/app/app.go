@@ -11,6 +11,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/cli/explain"
+	"github.com/imdsguard/imdsguard/internal/cli/fix"
 	"github.com/imdsguard/imdsguard/internal/cli/generate"
 	"github.com/imdsguard/imdsguard/internal/cli/rulescmd"
 	"github.com/imdsguard/imdsguard/internal/cli/scan"
@@ -61,6 +62,6 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	})
-	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
+	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
 	return root
 }

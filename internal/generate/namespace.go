@@ -87,10 +87,7 @@ func egressRules(keepOpen []reach.Target, o *Options) []networkingv1.NetworkPoli
 		}},
 		Ports: dnsPorts(),
 	})
-	for _, c := range carveOuts(keepOpen, o.Deny) {
-		rules = append(rules, c)
-	}
-	return rules
+	return append(rules, carveOuts(keepOpen, o.Deny)...)
 }
 
 // exceptPeers returns 0.0.0.0/0 and ::/0 with the metadata addresses of each
