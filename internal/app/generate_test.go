@@ -19,13 +19,13 @@ import (
 )
 
 func TestGenerateExamples(t *testing.T) {
-	r := runCLI(t, "", "generate", "--include", "namespace,patch", examples)
+	r := runCLI(t, "", "generate", examples)
 	if r.code != cli.ExitClean {
 		t.Fatalf("exit code = %d, want 0; stderr:\n%s", r.code, r.stderr)
 	}
 	golden.Check(t, filepath.Join("testdata", "generate-examples.yaml"), r.stdout)
 	for _, want := range []string{
-		"generated: namespace 3, patch 3",
+		"generated: namespace 3, patch 3, admission 2",
 		"proof: 10 of 11 workloads outside exempt namespaces reach no metadata address",
 		"(1 exempt)",
 		"open: DaemonSet monitoring/node-exporter (examples/cluster/monitoring.yaml:3): uses the host network",

@@ -130,22 +130,50 @@ func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
 		if !include[g] {
 			continue
 		}
+		var arts []Artifact
+		var err error
 		switch g {
-		case GroupCluster, GroupAdmission, GroupDetection, GroupNode:
-			arts, err := buildOther(g, in, &o)
-			if err != nil {
-				return nil, err
+		case GroupCluster:
+			arts, err = Cluster(&o)
+		case GroupAdmission:
+			if arts, err = Admission(&o); err == nil {
+				arts, err = admissionForms(arts, o.AdmissionKinds)
 			}
-			set.Artifacts = append(set.Artifacts, arts...)
+		case GroupDetection:
+			arts, err = Detection(&o)
+		case GroupNode:
+			err = fmt.Errorf("generating %q is not available yet", g)
 		}
+		if err != nil {
+			return nil, err
+		}
+		set.Artifacts = append(set.Artifacts, arts...)
 	}
 	return set, nil
 }
 
-// buildOther builds the groups made by other files; it is a variable so
-// that the groups can land one by one.
-var buildOther = func(g Group, in Input, o *Options) ([]Artifact, error) {
-	return nil, fmt.Errorf("generating %q is not available yet", g)
+// admissionForms keeps the admission artifacts of the chosen forms.
+func admissionForms(arts []Artifact, kinds []string) ([]Artifact, error) {
+	if len(kinds) == 0 {
+		return arts, nil
+	}
+	groups := map[string]bool{}
+	for _, k := range kinds {
+		gs, ok := admissionGroups[k]
+		if !ok {
+			return nil, fmt.Errorf("unknown admission form %q (want %s)", k, strings.Join(AdmissionKindNames, ", "))
+		}
+		for _, g := range gs {
+			groups[g] = true
+		}
+	}
+	var out []Artifact
+	for _, a := range arts {
+		if a.Object != nil && groups[a.Object.GroupVersionKind().Group] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // unisolated names the pod-network workloads that no egress policy

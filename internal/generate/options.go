@@ -35,7 +35,20 @@ type Options struct {
 	// ClusterKinds selects the cluster-wide policy kinds to emit:
 	// "anp", "banp", "cnp" (ClusterNetworkPolicy), "cilium", "calico".
 	ClusterKinds []string
+	// AdmissionKinds selects the admission policy forms to emit: "vap"
+	// (ValidatingAdmissionPolicy), "kyverno", "gatekeeper". Empty means all.
+	AdmissionKinds []string
 }
+
+// admissionGroups maps each admission form to the API groups of its objects.
+var admissionGroups = map[string][]string{
+	"vap":        {"admissionregistration.k8s.io"},
+	"kyverno":    {"kyverno.io"},
+	"gatekeeper": {"templates.gatekeeper.sh", "constraints.gatekeeper.sh"},
+}
+
+// AdmissionKindNames lists the admission forms.
+var AdmissionKindNames = []string{"vap", "kyverno", "gatekeeper"}
 
 // name returns the configured object name.
 func (o *Options) name() string {

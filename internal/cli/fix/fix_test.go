@@ -117,7 +117,7 @@ func TestFixAgainstAPIServer(t *testing.T) {
 		}
 	}
 	t.Setenv("KUBECONFIG", kubeconfig(t, env.Config))
-	base := []string{"fix", "-A", "--cloud", "aws", "--include", "namespace,patch", "--exempt-namespace", "kube-system,kube-public,kube-node-lease,default"}
+	base := []string{"fix", "-A", "--cloud", "aws", "--include", "namespace,patch,admission", "--exempt-namespace", "kube-system,kube-public,kube-node-lease,default"}
 
 	noPolicy := func(t *testing.T, when string) {
 		t.Helper()
@@ -140,20 +140,21 @@ func TestFixAgainstAPIServer(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", want, r.out)
 		}
 	}
-	// fx-reopen's deny-metadata isolates every pod there: no policy to add.
-	if !strings.Contains(r.errOut, "1 to create, 1 to change") {
+	// fx-reopen's deny-metadata isolates every pod there: no policy to add;
+	// the admission policy and its binding are the other two.
+	if !strings.Contains(r.errOut, "3 to create, 1 to change") {
 		t.Errorf("plan summary:\n%s", r.errOut)
 	}
 	noPolicy(t, "after the plan")
 
 	r = runCLI("n\n", append(base, "--apply")...)
-	if r.code != cli.ExitFindings || !strings.Contains(r.errOut, "Apply these 2 change(s) to cluster test? [y/N]") || !strings.Contains(r.errOut, "declined; nothing applied") {
+	if r.code != cli.ExitFindings || !strings.Contains(r.errOut, "Apply these 4 change(s) to cluster test? [y/N]") || !strings.Contains(r.errOut, "declined; nothing applied") {
 		t.Errorf("declined: exit %d\n%s", r.code, r.errOut)
 	}
 	noPolicy(t, "after declining")
 
 	r = runCLI("", append(base, "--apply", "--dry-run=server")...)
-	if r.code != cli.ExitClean || strings.Count(r.errOut, "(server dry run)") != 2 {
+	if r.code != cli.ExitClean || strings.Count(r.errOut, "(server dry run)") != 4 {
 		t.Errorf("dry run: exit %d\n%s", r.code, r.errOut)
 	}
 	noPolicy(t, "after the server dry run")
@@ -204,7 +205,7 @@ func TestFixAgainstAPIServer(t *testing.T) {
 	}
 
 	r = runCLI("", base...)
-	if r.code != cli.ExitClean || !strings.Contains(r.errOut, "generated: nothing") || !strings.Contains(r.errOut, "0 to create, 0 to change") || r.out != "" {
+	if r.code != cli.ExitClean || !strings.Contains(r.errOut, "generated: admission 2") || !strings.Contains(r.errOut, "0 to create, 0 to change, 2 unchanged") || r.out != "" {
 		t.Errorf("second plan: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.out, r.errOut)
 	}
 

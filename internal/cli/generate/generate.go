@@ -23,6 +23,7 @@ type Flags struct {
 	Input        cli.InputFlags
 	Include      []string
 	ClusterKinds []string
+	Admission    []string
 	ExemptNS     []string
 	ExemptLabel  string
 	DefaultDeny  bool
@@ -42,6 +43,7 @@ func (f *Flags) Add(cmd *cobra.Command) {
 	}
 	cmd.Flags().StringSliceVar(&f.Include, "include", DefaultInclude, "what to generate: "+strings.Join(groups, ", "))
 	cmd.Flags().StringSliceVar(&f.ClusterKinds, "cluster-kinds", []string{"anp"}, "cluster-wide policy kinds for --include cluster: anp, banp, cnp, cilium, calico")
+	cmd.Flags().StringSliceVar(&f.Admission, "admission-kinds", []string{"vap"}, "admission policy forms for --include admission: "+strings.Join(gen.AdmissionKindNames, ", "))
 	cmd.Flags().StringSliceVar(&f.ExemptNS, "exempt-namespace", []string{"kube-system"}, "namespaces left alone (repeatable; --exempt-namespace= for none)")
 	cmd.Flags().StringVar(&f.ExemptLabel, "exempt-label", gen.DefaultExemptLabel+"="+gen.DefaultExemptValue, "namespace label KEY=VALUE that exempts a namespace")
 	cmd.Flags().BoolVar(&f.DefaultDeny, "default-deny", false, "per-namespace policies deny all egress but DNS and node-local services, instead of all but metadata")
@@ -164,6 +166,9 @@ func Summarize(w io.Writer, g *Generated) {
 		fmt.Fprintf(w, " (%d exempt)", n)
 	}
 	fmt.Fprintln(w)
+	if counts[gen.GroupCluster] > 0 {
+		fmt.Fprintln(w, "note: the proof covers NetworkPolicies only; imdsguard does not evaluate cluster-wide policy kinds yet, so a scan reports Unknown where they apply")
+	}
 	var gaps []string
 	for _, gp := range p.Open {
 		gaps = append(gaps, fmt.Sprintf("  open: %s %s/%s (%s): %s", gp.Object.Kind, gp.Object.Namespace, gp.Object.Name, gp.Source, gp.Why))
@@ -201,7 +206,10 @@ func (f *Flags) options() (map[gen.Group]bool, gen.Options, error) {
 		}
 		include[gen.Group(g)] = true
 	}
-	o := gen.Options{Name: f.Name, DefaultDeny: f.DefaultDeny, ClusterKinds: f.ClusterKinds}
+	o := gen.Options{Name: f.Name, DefaultDeny: f.DefaultDeny, ClusterKinds: f.ClusterKinds, AdmissionKinds: f.Admission}
+	if len(f.Admission) == 0 {
+		return nil, gen.Options{}, fmt.Errorf("--admission-kinds: give at least one of %s", strings.Join(gen.AdmissionKindNames, ", "))
+	}
 	for _, n := range f.ExemptNS {
 		if n != "" {
 			o.ExemptNamespaces = append(o.ExemptNamespaces, n)
