@@ -1,0 +1,162 @@
+package generate_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/generate"
+	"github.com/imdsguard/imdsguard/internal/golden"
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/nodesettings"
+	"github.com/imdsguard/imdsguard/internal/scan"
+)
+
+// nodeInventory scans the node settings of testdata/node/input.
+func nodeInventory(t *testing.T, paths ...string) *model.Inventory {
+	t.Helper()
+	res, err := scan.Run(context.Background(), scan.Options{Paths: paths})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.InputErrors {
+		t.Errorf("input error: %s", e.Error())
+	}
+	return res.Inventory
+}
+
+// TestNodeFixesGolden checks the fixes for one node setting of each kind
+// and source against testdata/node/fixes.golden.
+func TestNodeFixesGolden(t *testing.T) {
+	arts := generate.NodeFixes(nodeInventory(t, "testdata/node/input"))
+	var b strings.Builder
+	for _, a := range arts {
+		if a.Group != generate.GroupNode || a.IsObject() || a.Why == "" {
+			t.Errorf("%s: group %s, object %t, why %q", a.File, a.Group, a.IsObject(), a.Why)
+		}
+		b.WriteString("=== " + a.File + "\n")
+		b.Write(a.Raw)
+	}
+	golden.Check(t, "testdata/node/fixes.golden", b.String())
+}
+
+// TestNodeFixesAreValid parses every snippet in its language: HCL, YAML,
+// and shell (bash -n) with valid JSON for the AWS CLI.
+func TestNodeFixesAreValid(t *testing.T) {
+	arts := generate.NodeFixes(nodeInventory(t, "testdata/node/input"))
+	if len(arts) == 0 {
+		t.Fatal("no fixes")
+	}
+	bash, _ := exec.LookPath("bash")
+	jsonArg := regexp.MustCompile(`--launch-template-data '([^']*)'`)
+	for _, a := range arts {
+		switch filepath.Ext(a.File) {
+		case ".tf":
+			if _, diags := hclsyntax.ParseConfig(a.Raw, a.File, hcl.InitialPos); diags.HasErrors() {
+				t.Errorf("%s: %s\n%s", a.File, diags.Error(), a.Raw)
+			}
+		case ".yaml":
+			var n yaml.Node
+			if err := yaml.Unmarshal(a.Raw, &n); err != nil {
+				t.Errorf("%s: %v\n%s", a.File, err, a.Raw)
+			}
+		case ".sh":
+			for _, m := range jsonArg.FindAllSubmatch(a.Raw, -1) {
+				if !json.Valid(m[1]) {
+					t.Errorf("%s: invalid JSON %s", a.File, m[1])
+				}
+			}
+			if bash == "" {
+				continue
+			}
+			cmd := exec.Command(bash, "-n")
+			cmd.Stdin = strings.NewReader(string(a.Raw))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: bash -n: %v %s\n%s", a.File, err, out, a.Raw)
+			}
+		default:
+			t.Errorf("%s: unexpected extension", a.File)
+		}
+	}
+}
+
+// TestNodeFixesClose is the proof for the node group: every Terraform,
+// CloudFormation and eksctl fix, read back on its own by the scanner's
+// loaders, withholds the node's credentials from pod-network pods at both
+// endpoints with IMDSv1 off (AWS), serves the GKE metadata server with the
+// legacy endpoints off (GKE), or enables workload identity (AKS).
+func TestNodeFixesClose(t *testing.T) {
+	arts := generate.NodeFixes(nodeInventory(t, "testdata/node/input"))
+	checked := 0
+	for _, a := range arts {
+		if filepath.Ext(a.File) == ".sh" {
+			continue
+		}
+		t.Run(a.File, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, filepath.Base(a.File))
+			if err := os.WriteFile(file, a.Raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			inv := nodeInventory(t, file)
+			targets := 0
+			for _, c := range inv.NodeConfigs {
+				// Only the setting fixed: a snippet may show other
+				// resources for context (a cluster's workload pool).
+				if strings.HasPrefix(a.Why, "Fixes "+c.Kind+" "+c.Name+" (") {
+					checkClosed(t, c, inv.NodeConfigs)
+					targets++
+				}
+			}
+			if targets != 1 {
+				t.Fatalf("the loaders read %d settings named as fixed (of %d) from\n%s", targets, len(inv.NodeConfigs), a.Raw)
+			}
+			checked++
+		})
+	}
+	if checked < 10 {
+		t.Errorf("only %d fixes read back", checked)
+	}
+}
+
+func checkClosed(t *testing.T, c *model.NodeConfig, all []*model.NodeConfig) {
+	t.Helper()
+	eff, why := nodesettings.Resolve(c, all)
+	if eff == nil {
+		t.Errorf("%s %s: not resolved: %s", c.Kind, c.Name, why)
+		return
+	}
+	switch c.Cloud {
+	case "aws", "gcp":
+		families := []nodesettings.Family{nodesettings.IPv4, nodesettings.IPv6}
+		if c.Cloud == "gcp" {
+			families = families[:1] // GKE's IPv6 is not covered
+		}
+		for _, f := range families {
+			if o := nodesettings.Evaluate(eff, nodesettings.PodNetwork, f); o.Verdict != nodesettings.CredentialsWithheld {
+				t.Errorf("%s %s %s: %s (%s)", c.Kind, c.Name, f, o.Verdict, o.Reason)
+			}
+		}
+		if c.Cloud == "aws" {
+			if v1, why, _ := nodesettings.IMDSv1(eff); v1 != nodesettings.Off {
+				t.Errorf("%s %s: IMDSv1 %s (%s)", c.Kind, c.Name, v1, why)
+			}
+		}
+		if o := nodesettings.Evaluate(eff, nodesettings.HostNetwork, nodesettings.IPv4); o.LegacyEndpoints == nodesettings.On {
+			t.Errorf("%s %s: legacy endpoints still on", c.Kind, c.Name)
+		}
+	case "azure":
+		if o := nodesettings.Evaluate(eff, nodesettings.PodNetwork, nodesettings.IPv4); o.WorkloadIdentity != nodesettings.On {
+			t.Errorf("%s %s: workload identity %s", c.Kind, c.Name, o.WorkloadIdentity)
+		}
+	}
+}
