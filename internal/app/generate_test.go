@@ -174,3 +174,48 @@ func copyWithout(t *testing.T, from, to string, drop map[string]bool) {
 		os.WriteFile(filepath.Join(to, strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))+".yaml"), []byte(strings.Join(docs, "---\n")), 0o644)
 	}
 }
+
+// TestGenerateFromReport: a scan's JSON report is an input too. It yields
+// the namespace policies and patches the report can support, says there is
+// no proof, and refuses an incomplete report.
+func TestGenerateFromReport(t *testing.T) {
+	dir := t.TempDir()
+	rep := filepath.Join(dir, "scan.json")
+	if r := runCLI(t, "", "scan", "-f", "json", "-o", rep, examples); r.code != cli.ExitFindings {
+		t.Fatalf("scan: exit %d\n%s", r.code, r.stderr)
+	}
+	r := runCLI(t, "", "generate", "--include", "namespace,patch", rep)
+	if r.code != cli.ExitClean {
+		t.Fatalf("generate: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"namespace: legacy\nspec:", "name: frontend-egress", "name: egress-except-metadata", "- fd00:ec2::254/128"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if strings.Contains(r.stdout, "namespace: monitoring") {
+		t.Errorf("monitoring has only a hostNetwork workload, so nothing to isolate from a report:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "proof: none: a scan report cannot be evaluated again") || !strings.Contains(r.stderr, "generated: namespace 2, patch 2") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	// The same from stdin.
+	data, err := os.ReadFile(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2 := runCLI(t, string(data), "generate", "--include", "namespace,patch", "-"); r2.code != cli.ExitClean || r2.stdout != r.stdout {
+		t.Errorf("from stdin: exit %d, same output %v\n%s", r2.code, r2.stdout == r.stdout, r2.stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["complete"] = false
+	bad, _ := json.Marshal(doc)
+	incomplete := filepath.Join(dir, "incomplete.json")
+	os.WriteFile(incomplete, bad, 0o644)
+	if r := runCLI(t, "", "generate", incomplete); r.code != cli.ExitInput || !strings.Contains(r.stderr, "the scan report is incomplete") {
+		t.Errorf("incomplete report: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -121,11 +121,17 @@ func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
 			}
 		}
 		if include[GroupPatch] {
-			if err := patchNamespace(set, in, byNS[name], &o); err != nil {
-				return nil, err
-			}
+			patchNamespace(set, in, byNS[name], &o)
 		}
 	}
+	if err := addGroups(set, &o, include); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// addGroups adds the groups that do not depend on the inventory.
+func addGroups(set *Set, o *Options, include map[Group]bool) error {
 	for _, g := range Groups {
 		if !include[g] {
 			continue
@@ -134,22 +140,22 @@ func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
 		var err error
 		switch g {
 		case GroupCluster:
-			arts, err = Cluster(&o)
+			arts, err = Cluster(o)
 		case GroupAdmission:
-			if arts, err = Admission(&o); err == nil {
+			if arts, err = Admission(o); err == nil {
 				arts, err = admissionForms(arts, o.AdmissionKinds)
 			}
 		case GroupDetection:
-			arts, err = Detection(&o)
+			arts, err = Detection(o)
 		case GroupNode:
 			err = fmt.Errorf("generating %q is not available yet", g)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		set.Artifacts = append(set.Artifacts, arts...)
 	}
-	return set, nil
+	return nil
 }
 
 // admissionForms keeps the admission artifacts of the chosen forms.
@@ -194,7 +200,7 @@ func unisolated(ws []*reach.WorkloadResult) []string {
 // patchNamespace patches every egress policy of a namespace with a rule
 // that opens a metadata address. Every policy is checked, not only those
 // selecting a workload seen now: a pod created later meets them too.
-func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Options) error {
+func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Options) {
 	var metadata []reach.Target
 	for _, t := range in.Analysis.Targets {
 		if !t.KeepOpen() {
@@ -218,25 +224,35 @@ func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Opti
 		if len(rules) == 0 && len(carve) == 0 {
 			continue
 		}
-		if in.Originals == nil {
-			set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source,
-				Why: "opens metadata or cuts off a node-local service; run generate on the manifests or the cluster to get a patch"})
-			continue
-		}
-		orig, err := in.Originals.Original(np)
-		if err == nil {
-			var p *Patch
-			if p, err = patchPolicy(np, orig, rules, o.Deny, carve, in.KeepOpen); err == nil {
-				set.Patches = append(set.Patches, p)
-				set.Artifacts = append(set.Artifacts, Artifact{Group: GroupPatch,
-					File:   fmt.Sprintf("patched/%s.%s.yaml", np.Ref.Namespace, np.Ref.Name),
-					Object: p.Patched, Why: fmt.Sprintf("%s, patched: %s.", np.Ref.Name, strings.Join(p.Changes, "; "))})
-				continue
-			}
-		}
-		set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source, Why: "cannot be patched: " + err.Error()})
+		addPatch(set, np, rules, carve, in.KeepOpen, o, in.Originals)
 	}
-	return nil
+}
+
+// addPatch patches one policy and adds it to the set, or records why it
+// cannot be patched.
+func addPatch(set *Set, np *model.NetworkPolicy, rules []int, carve, keepOpen []reach.Target, o *Options, originals Originals) {
+	if originals == nil || np.Source.Cluster != "" && np.Source.File == "" && isFileOriginals(originals) {
+		set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source,
+			Why: "opens metadata or cuts off a node-local service; run generate on the manifests or the cluster to get a patch"})
+		return
+	}
+	orig, err := originals.Original(np)
+	if err == nil {
+		var p *Patch
+		if p, err = patchPolicy(np, orig, rules, o.Deny, carve, keepOpen); err == nil {
+			set.Patches = append(set.Patches, p)
+			set.Artifacts = append(set.Artifacts, Artifact{Group: GroupPatch,
+				File:   fmt.Sprintf("patched/%s.%s.yaml", np.Ref.Namespace, np.Ref.Name),
+				Object: p.Patched, Why: fmt.Sprintf("%s, patched: %s.", np.Ref.Name, strings.Join(p.Changes, "; "))})
+			return
+		}
+	}
+	set.Open = append(set.Open, Gap{Object: np.Ref, Source: np.Source, Why: "cannot be patched: " + err.Error()})
+}
+
+func isFileOriginals(o Originals) bool {
+	_, ok := o.(*FileOriginals)
+	return ok
 }
 
 // cutOff returns the node-local services that an except of the policy

@@ -4,8 +4,10 @@ package generate
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	gen "github.com/imdsguard/imdsguard/internal/generate"
+	"github.com/imdsguard/imdsguard/internal/report"
 	"github.com/imdsguard/imdsguard/internal/version"
 )
 
@@ -76,11 +79,43 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	return cmd
 }
 
-// Generated is the result of Generate: the scan's set, its proof, and the
-// options used.
+// Generated is the result of Generate: the set and its proof (nil when
+// generated from a report, which cannot be evaluated again).
 type Generated struct {
 	Set   *gen.Set
 	Proof *gen.Proof
+}
+
+// fromReport generates from a scan's JSON report when the one input is one.
+func fromReport(args []string, stdin []byte, include map[gen.Group]bool, opts gen.Options) (*Generated, bool, error) {
+	if len(args) != 1 {
+		return nil, false, nil
+	}
+	data := stdin
+	if args[0] != "-" {
+		st, err := os.Stat(args[0])
+		if err != nil || st.IsDir() || !strings.HasSuffix(args[0], ".json") {
+			return nil, false, nil
+		}
+		if data, err = os.ReadFile(args[0]); err != nil {
+			return nil, false, &cli.ExitError{Code: cli.ExitInput, Err: err}
+		}
+	}
+	if !gen.IsReport(data) {
+		return nil, false, nil
+	}
+	var doc report.Document
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, true, &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%s: reading the scan report: %v", args[0], err)}
+	}
+	if !doc.Complete {
+		return nil, true, &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%s: the scan report is incomplete (it had input errors); generate from it would rest on Unknown verdicts", args[0])}
+	}
+	set, err := gen.FromReport(&doc, opts, include, &gen.FileOriginals{})
+	if err != nil {
+		return nil, true, &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%s: %v", args[0], err)}
+	}
+	return &Generated{Set: set}, true, nil
 }
 
 // Generate scans and generates as the flags say.
@@ -95,6 +130,9 @@ func Generate(cmd *cobra.Command, s cli.Streams, f *Flags, args []string) (*Gene
 			return nil, &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("reading stdin: %w", err)}
 		}
 		s.In = bytes.NewReader(stdin)
+	}
+	if g, ok, err := fromReport(args, stdin, include, opts); ok || err != nil {
+		return g, err
 	}
 	res, err := f.Input.Scan(cmd.Context(), s, args, version.Get().Version)
 	if err != nil {
@@ -138,7 +176,7 @@ func run(cmd *cobra.Command, s cli.Streams, f *Flags, args []string) error {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	Summarize(s.ErrOut, g)
-	if !g.Proof.OK() {
+	if g.Proof != nil && !g.Proof.OK() {
 		return &cli.ExitError{Code: cli.ExitFindings}
 	}
 	return nil
@@ -161,11 +199,21 @@ func Summarize(w io.Writer, g *Generated) {
 	}
 	fmt.Fprintf(w, "generated: %s\n", strings.Join(parts, ", "))
 	p := g.Proof
-	fmt.Fprintf(w, "proof: %d of %d workloads outside exempt namespaces reach no metadata address with the generated policies applied", p.Closed, p.Workloads)
-	if n := len(g.Set.Exempt); n > 0 {
-		fmt.Fprintf(w, " (%d exempt)", n)
+	if p == nil {
+		fmt.Fprintln(w, "proof: none: a scan report cannot be evaluated again; run generate on the scanned inputs or the cluster to prove the result")
+		p = &gen.Proof{}
+		for _, gp := range g.Set.Open {
+			if gp.Object.Kind != "NetworkPolicy" && gp.Object.Kind != "Namespace" {
+				p.Open = append(p.Open, gp)
+			}
+		}
+	} else {
+		fmt.Fprintf(w, "proof: %d of %d workloads outside exempt namespaces reach no metadata address with the generated policies applied", p.Closed, p.Workloads)
+		if n := len(g.Set.Exempt); n > 0 {
+			fmt.Fprintf(w, " (%d exempt)", n)
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w)
 	if counts[gen.GroupCluster] > 0 {
 		fmt.Fprintln(w, "note: the proof covers NetworkPolicies only; imdsguard does not evaluate cluster-wide policy kinds yet, so a scan reports Unknown where they apply")
 	}
