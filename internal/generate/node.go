@@ -16,7 +16,9 @@ import (
 // found, one artifact per node setting, in the language of the setting's
 // source: a Terraform block, a CloudFormation resource, an eksctl node
 // group, or AWS CLI commands for instances and launch template versions
-// exported from a live account. A setting is fixed when it serves the
+// exported from a live account; and for Node objects that no setting
+// describes, aws, gcloud or az commands for their node groups. A setting is
+// fixed when it serves the
 // node's credentials to pod-network pods, or is not shown to withhold them
 // (IMDS-008 and the Unknown verdicts of the node layer), when it leaves
 // IMDSv1 on (IMDS-011), when it leaves the GKE legacy metadata endpoints on
@@ -44,6 +46,7 @@ func NodeFixes(inv *model.Inventory) []Artifact {
 		head := Header + comment(f.why())
 		out = append(out, Artifact{Group: GroupNode, File: file, Raw: []byte(head + body), Why: f.why()})
 	}
+	out = append(out, liveNodeFixes(inv)...)
 	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
 	return out
 }

@@ -160,3 +160,32 @@ func checkClosed(t *testing.T, c *model.NodeConfig, all []*model.NodeConfig) {
 		}
 	}
 }
+
+// TestLiveNodeFixesAKS checks that an AKS node gets the az command only
+// when no AKS setting was read (that setting's own fix covers its nodes).
+func TestLiveNodeFixesAKS(t *testing.T) {
+	node := &model.Node{Name: "aks-1", ProviderID: "azure:///subscriptions/0/resourceGroups/mc/providers/Microsoft.Compute/virtualMachines/aks-1",
+		Labels: model.Labels{"kubernetes.azure.com/agentpool": "system"}}
+	aks := &model.NodeConfig{Cloud: "azure", Kind: "azurerm_kubernetes_cluster", Name: "azurerm_kubernetes_cluster.k",
+		AKS: &model.AKSIdentity{OIDCIssuerEnabled: model.Value{State: model.Set, Raw: "true"}, WorkloadIdentityEnabled: model.Value{State: model.Set, Raw: "true"}}}
+	for _, tt := range []struct {
+		configs []*model.NodeConfig
+		want    string
+	}{
+		{nil, "node/live.azure.sh"},
+		{[]*model.NodeConfig{aks}, ""},
+	} {
+		inv := model.NewInventory()
+		inv.Nodes, inv.NodeConfigs = []*model.Node{node}, tt.configs
+		var got string
+		for _, a := range generate.NodeFixes(inv) {
+			got += a.File
+			if !strings.Contains(string(a.Raw), "az aks update --resource-group RESOURCE_GROUP --name CLUSTER --enable-oidc-issuer --enable-workload-identity") {
+				t.Errorf("%s:\n%s", a.File, a.Raw)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%d settings: artifacts %q, want %q", len(tt.configs), got, tt.want)
+		}
+	}
+}

@@ -106,17 +106,7 @@ func (n *nodeLayer) checkCoverage(nodes []*model.Node) {
 
 func (n *nodeLayer) describes(cloud endpoints.Cloud, node *model.Node) bool {
 	for _, e := range n.byCloud[cloud] {
-		if e.facts.complete || len(e.facts.labels) == 0 {
-			continue
-		}
-		match := true
-		for k, v := range e.facts.labels {
-			if node.Labels[k] != v {
-				match = false
-				break
-			}
-		}
-		if match {
+		if !e.facts.complete && nodesettings.Describes(&model.NodeConfig{NodeLabels: e.facts.labels}, node) {
 			return true
 		}
 	}
