@@ -29,11 +29,18 @@ func NodeFixes(inv *model.Inventory) []Artifact {
 	var out []Artifact
 	used := map[string]int{}
 	latest := latestVersions(inv.NodeConfigs)
+	also := map[*model.NodeConfig][]*model.NodeConfig{}
+	for _, c := range inv.NodeConfigs {
+		if l := latest[templateID(c.Name)]; c.Kind == awsCLIVersionsKind && l != c && nodeFixFor(c, inv.NodeConfigs) != nil {
+			also[l] = append(also[l], c)
+		}
+	}
 	for _, c := range inv.NodeConfigs {
 		f := nodeFixFor(c, inv.NodeConfigs)
 		if f == nil || (c.Kind == awsCLIVersionsKind && latest[templateID(c.Name)] != c) {
 			continue
 		}
+		f.also = also[c]
 		body, ext := f.render()
 		if body == "" {
 			continue
@@ -65,6 +72,9 @@ type nodeFix struct {
 	gkeMode, gkeLegacy, gkePool bool
 	// AKS: enable the OIDC issuer and workload identity.
 	aksIdentity bool
+	// also are other exported versions of the same launch template that
+	// need the fix: one new version covers them all.
+	also []*model.NodeConfig
 }
 
 // nodeFixFor decides what c needs, or nil when nothing.
@@ -136,6 +146,9 @@ func staleReferrers(c *model.NodeConfig, all []*model.NodeConfig) []*model.NodeC
 func (f *nodeFix) why() string {
 	c := f.cfg
 	s := fmt.Sprintf("Fixes %s %s (%s): %s.", c.Kind, c.Name, c.Source, f.problem)
+	for _, o := range f.also {
+		s += fmt.Sprintf(" The new version also stands for %s %s (%s), which needs the same fix.", o.Kind, o.Name, o.Source)
+	}
 	for _, r := range f.stale {
 		s += fmt.Sprintf(" %s %s (%s) uses version %q of this template, which a new version does not reach", r.Kind, r.Name, r.RefersTo.Source, versionOrDefault(r.RefersTo.Version))
 		if c.Kind == "aws_launch_template" {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,6 +187,38 @@ func TestLiveNodeFixesAKS(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("%d settings: artifacts %q, want %q", len(tt.configs), got, tt.want)
+		}
+	}
+}
+
+// TestNodeFixesCoverFindings ties the builder to the node audit: every
+// finding of the node rules (IMDS-008, IMDS-010, IMDS-011, IMDS-012), in
+// the node testdata and in the examples, has a fix that names the setting
+// it points at, or its launch template's when the setting takes its
+// options from one.
+func TestNodeFixesCoverFindings(t *testing.T) {
+	nodeRules := map[string]bool{"IMDS-008": true, "IMDS-010": true, "IMDS-011": true, "IMDS-012": true}
+	for _, path := range []string{"testdata/node/input", "../../examples"} {
+		res, err := scan.Run(context.Background(), scan.Options{Paths: []string{path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arts := generate.NodeFixes(res.Inventory)
+		found := 0
+		for _, f := range res.Findings {
+			if !nodeRules[f.RuleID] {
+				continue
+			}
+			found++
+			named := f.Object.Kind + " " + f.Object.Name + " ("
+			if !slices.ContainsFunc(arts, func(a generate.Artifact) bool {
+				return strings.HasPrefix(a.Why, "Fixes "+named) || strings.Contains(a.Why, "also stands for "+named)
+			}) {
+				t.Errorf("%s: %s %s at %s has no fix", path, f.RuleID, f.Object, f.Source)
+			}
+		}
+		if found == 0 {
+			t.Errorf("%s: no node findings", path)
 		}
 	}
 }
