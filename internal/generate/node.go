@@ -16,45 +16,71 @@ import (
 // found, one artifact per node setting, in the language of the setting's
 // source: a Terraform block, a CloudFormation resource, an eksctl node
 // group, or AWS CLI commands for instances and launch template versions
-// exported from a live account; and for Node objects that no setting
-// describes, aws, gcloud or az commands for their node groups. A setting is
-// fixed when it serves the
-// node's credentials to pod-network pods, or is not shown to withhold them
-// (IMDS-008 and the Unknown verdicts of the node layer), when it leaves
-// IMDSv1 on (IMDS-011), when it leaves the GKE legacy metadata endpoints on
-// (IMDS-010), or when an AKS cluster runs without workload identity
-// (IMDS-012). A node group that takes its settings from a launch template
-// is fixed at the template. Artifacts are sorted by file.
+// exported from a live account; and, for Node objects that no setting
+// describes, aws, gcloud or az commands for their node groups. A setting
+// is fixed when it serves the node's credentials to pod-network pods, or
+// is not shown to withhold them (IMDS-008 and the Unknown verdicts of the
+// node layer), when it leaves IMDSv1 on (IMDS-011), when it leaves the GKE
+// legacy metadata endpoints on (IMDS-010), or when an AKS cluster runs
+// without workload identity (IMDS-012). A node group that takes its
+// settings from a launch template is fixed at the template. Artifacts are
+// sorted by file.
 func NodeFixes(inv *model.Inventory) []Artifact {
 	var out []Artifact
 	used := map[string]int{}
-	latest := latestVersions(inv.NodeConfigs)
-	also := map[*model.NodeConfig][]*model.NodeConfig{}
-	for _, c := range inv.NodeConfigs {
-		if l := latest[templateID(c.Name)]; c.Kind == awsCLIVersionsKind && l != c && nodeFixFor(c, inv.NodeConfigs) != nil {
-			also[l] = append(also[l], c)
-		}
-	}
-	for _, c := range inv.NodeConfigs {
-		f := nodeFixFor(c, inv.NodeConfigs)
-		if f == nil || (c.Kind == awsCLIVersionsKind && latest[templateID(c.Name)] != c) {
-			continue
-		}
-		f.also = also[c]
+	for _, f := range nodeFixes(inv.NodeConfigs) {
 		body, ext := f.render()
 		if body == "" {
 			continue
 		}
-		file := "node/" + safeName(sourceBase(c)) + "." + safeName(f.resourceName()) + ext
+		file := "node/" + safeName(sourceBase(f.cfg)) + "." + safeName(f.resourceName()) + ext
 		if n := used[file]; n > 0 {
 			file = strings.TrimSuffix(file, ext) + fmt.Sprintf("-%d", n+1) + ext
 		}
 		used[file]++
-		head := Header + comment(f.why())
-		out = append(out, Artifact{Group: GroupNode, File: file, Raw: []byte(head + body), Why: f.why()})
+		why := f.why()
+		out = append(out, Artifact{Group: GroupNode, File: file, Raw: []byte(Header + comment(why) + body), Why: why})
 	}
 	out = append(out, liveNodeFixes(inv)...)
 	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out
+}
+
+// nodeFixes decides what each setting needs. The exported versions of one
+// launch template share one fix: a new version made from the latest
+// version read, named after the latest version that needs it.
+func nodeFixes(all []*model.NodeConfig) []*nodeFix {
+	var out []*nodeFix
+	byTemplate := map[string]*nodeFix{}
+	latest := map[string]int{}
+	for _, c := range all {
+		if c.Kind == awsCLIVersionsKind {
+			latest[templateID(c.Name)] = max(latest[templateID(c.Name)], versionNumber(c.Name))
+		}
+	}
+	for _, c := range all {
+		f := nodeFixFor(c, all)
+		if f == nil {
+			continue
+		}
+		if c.Kind != awsCLIVersionsKind {
+			out = append(out, f)
+			continue
+		}
+		id := templateID(c.Name)
+		f.sourceVersion = latest[id]
+		prev := byTemplate[id]
+		switch {
+		case prev == nil:
+			byTemplate[id] = f
+			out = append(out, f)
+		case versionNumber(c.Name) > versionNumber(prev.cfg.Name):
+			f.also = append(prev.also, prev.cfg)
+			*prev = *f
+		default:
+			prev.also = append(prev.also, c)
+		}
+	}
 	return out
 }
 
@@ -73,8 +99,10 @@ type nodeFix struct {
 	// AKS: enable the OIDC issuer and workload identity.
 	aksIdentity bool
 	// also are other exported versions of the same launch template that
-	// need the fix: one new version covers them all.
-	also []*model.NodeConfig
+	// need the fix, and sourceVersion the latest version read: one new
+	// version, made from it, covers them all.
+	also          []*model.NodeConfig
+	sourceVersion int
 }
 
 // nodeFixFor decides what c needs, or nil when nothing.
@@ -228,22 +256,6 @@ func keptSettings(o *model.AWSMetadataOptions) metadataSettings {
 // awsCLIVersionsKind is the Kind of launch template versions exported with
 // the AWS CLI, named "ID:N".
 const awsCLIVersionsKind = "ec2 describe-launch-template-versions"
-
-// latestVersions maps each exported launch template to its highest version
-// read: one fix per template, a new version made from that one.
-func latestVersions(all []*model.NodeConfig) map[string]*model.NodeConfig {
-	out := map[string]*model.NodeConfig{}
-	for _, c := range all {
-		if c.Kind != awsCLIVersionsKind {
-			continue
-		}
-		id := templateID(c.Name)
-		if cur := out[id]; cur == nil || versionNumber(c.Name) > versionNumber(cur.Name) {
-			out[id] = c
-		}
-	}
-	return out
-}
 
 // templateID and versionNumber split an exported version's name "ID:N".
 func templateID(name string) string {

@@ -18,7 +18,7 @@ func (f *nodeFix) awsCLI() string {
 	case awsCLIVersionsKind, "ec2 get-launch-template-data":
 		id, version := "LAUNCH_TEMPLATE_ID", "SOURCE_VERSION"
 		if f.cfg.Kind == awsCLIVersionsKind {
-			id, version = templateID(f.cfg.Name), strconv.Itoa(versionNumber(f.cfg.Name))
+			id, version = templateID(f.cfg.Name), strconv.Itoa(f.sourceVersion)
 			b.WriteString(comment("Based on version " + version + ", the latest of this template read."))
 		} else {
 			b.WriteString(comment("The export names no launch template: put in its ID and the version it was read from."))
