@@ -219,3 +219,25 @@ func TestGenerateFromReport(t *testing.T) {
 		t.Errorf("incomplete report: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestGenerateNodeFixes: --include node writes the node fixes as files in
+// the language of their source, and a stream refuses them.
+func TestGenerateNodeFixes(t *testing.T) {
+	out := t.TempDir()
+	r := runCLI(t, "", "generate", "--include", "node,detection", "--output-dir", out, examples)
+	if r.code != cli.ExitFindings { // NetworkPolicies were not generated, so the proof leaves workloads open
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{"node/nodegroup.cfn.NodeLaunchTemplate.yaml", "detection/falco-imdsguard.yaml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "kustomization.yaml")); err == nil {
+		t.Errorf("a kustomization.yaml without Kubernetes objects")
+	}
+	r = runCLI(t, "", "generate", "--include", "node", examples)
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "is not a Kubernetes object and cannot be written to a YAML stream; use --output-dir") {
+		t.Errorf("stream with node fixes: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -124,14 +124,15 @@ func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
 			patchNamespace(set, in, byNS[name], &o)
 		}
 	}
-	if err := addGroups(set, &o, include); err != nil {
+	if err := addGroups(set, &o, include, inv); err != nil {
 		return nil, err
 	}
 	return set, nil
 }
 
-// addGroups adds the groups that do not depend on the inventory.
-func addGroups(set *Set, o *Options, include map[Group]bool) error {
+// addGroups adds the groups that do not depend on the reachability
+// analysis. inv is nil when generating from a report.
+func addGroups(set *Set, o *Options, include map[Group]bool, inv *model.Inventory) error {
 	for _, g := range Groups {
 		if !include[g] {
 			continue
@@ -148,7 +149,11 @@ func addGroups(set *Set, o *Options, include map[Group]bool) error {
 		case GroupDetection:
 			arts, err = Detection(o)
 		case GroupNode:
-			err = fmt.Errorf("generating %q is not available yet", g)
+			if inv == nil {
+				err = fmt.Errorf("node fixes need the scanned inputs: a scan report does not hold the node settings")
+			} else {
+				arts = NodeFixes(inv)
+			}
 		}
 		if err != nil {
 			return err

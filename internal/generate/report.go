@@ -140,7 +140,7 @@ func FromReport(doc *report.Document, o Options, include map[Group]bool, origina
 			addPatch(set, pr.np, rules, nil, nil, &o, originals)
 		}
 	}
-	if err := addGroups(set, &o, include); err != nil {
+	if err := addGroups(set, &o, include, nil); err != nil {
 		return nil, err
 	}
 	return set, nil
