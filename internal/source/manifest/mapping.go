@@ -58,8 +58,9 @@ func (w *walker) mapping(n *yaml.Node, path string) *mapping {
 // fields lists a mapping's fields. Duplicate keys are errors; merge keys
 // (`<<`) add the fields of other mappings that the mapping does not set.
 func (w *walker) fields(n *yaml.Node, path string) []field {
-	var own, merged []field
-	seen := map[string]int{}
+	own := make([]field, 0, len(n.Content)/2)
+	var merged []field
+	var ix fieldIndex
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		kr := w.resolve(k)
@@ -70,21 +71,56 @@ func (w *walker) fields(n *yaml.Node, path string) []field {
 		case kr.Kind != yaml.ScalarNode:
 			w.failf(k, path, "mapping key must be a string, got %s", typeName(kr))
 		default:
-			if j, dup := seen[kr.Value]; dup {
+			if j := ix.find(own, kr.Value); j >= 0 {
 				w.failf(k, join(path, kr.Value), "duplicate key (first at line %d)", w.d.source(own[j].k).Line)
 				continue
 			}
-			seen[kr.Value] = len(own)
-			own = append(own, field{key: kr.Value, k: k, v: v})
+			own = ix.add(own, field{key: kr.Value, k: k, v: v})
 		}
 	}
 	for _, f := range merged {
-		if _, ok := seen[f.key]; !ok {
-			seen[f.key] = -1
-			own = append(own, f)
+		if ix.find(own, f.key) < 0 {
+			own = ix.add(own, f)
 		}
 	}
 	return own
+}
+
+// maxScanned is the most fields looked through one by one; a larger
+// mapping gets an index, so that a hostile one stays linear.
+const maxScanned = 16
+
+// fieldIndex finds fields by key: by scanning while there are few, through
+// a map once there are many.
+type fieldIndex map[string]int
+
+func (ix fieldIndex) find(fs []field, key string) int {
+	if ix != nil {
+		if j, ok := ix[key]; ok {
+			return j
+		}
+		return -1
+	}
+	for j := range fs {
+		if fs[j].key == key {
+			return j
+		}
+	}
+	return -1
+}
+
+func (ix *fieldIndex) add(fs []field, f field) []field {
+	fs = append(fs, f)
+	switch {
+	case *ix != nil:
+		(*ix)[f.key] = len(fs) - 1
+	case len(fs) > maxScanned:
+		*ix = make(fieldIndex, 2*len(fs))
+		for j := range fs {
+			(*ix)[fs[j].key] = j
+		}
+	}
+	return fs
 }
 
 // merge returns the fields a merge key brings in: those of a mapping, or of

@@ -82,6 +82,7 @@ func TestParseAcceptsAndMatches(t *testing.T) {
 		"a:   spaced   value   \n",
 		"\"quoted key\": 1\n'single': 2\n\"k\" : 3\n",
 		"a: --x\n",
+		"cidr: ::/0\nb: ?x\n:c: d\n",
 	} {
 		if !check(t, src) {
 			t.Errorf("declined:\n%s", src)
@@ -183,7 +184,7 @@ var scalars = []string{
 	"2001-12-14", "<<", "http://x:80/p", "a:b", "a#b", "a b", "a  b", "-", "--", "-a", ".inf", "+1", "0o17", "1_000",
 	"'q'", "'it''s'", "\"d\"", "\"e\\n\\t\\\\\"", "\"\"", "''", "\"\\x41\"", "!t", "&a", "*a", "|", ">", "@", "`",
 	"a: b", "[a]", "{a: b}", "[]", "{}", "[a, b]", "[a,b]", "{a: [b, {c: d}]}", "[fd00::1/128]", "[a:]", "[a: b]",
-	"{a}", "[a,]", "[ a , b ]", "{ a : b }", "a #c", "a#c", "? a", ": a", "a\t", "é", "100m", "0.0.0.0/0",
+	"{a}", "[a,]", "::/0", "?x", ":x", "[::1]", "[:x]", "{:a: b}", "[ a , b ]", "{ a : b }", "a #c", "a#c", "? a", ": a", "a\t", "é", "100m", "0.0.0.0/0",
 }
 
 // randomDoc builds a YAML-ish document: mostly valid block YAML, with

@@ -14,15 +14,17 @@ const (
 	stopDecline        // something the subset leaves to yaml.v3
 )
 
-// plainStart reports whether a plain scalar starts at pos. The indicators
-// that may also start one when a non-blank follows (`-`, `?`, `:`) are
-// left to yaml.v3, except `-`, which starts negative numbers.
+// plainStart reports whether a plain scalar starts at pos. Of the
+// indicators that may also start one when a non-blank follows, `-` (as in
+// -1) may anywhere, `?` and `:` (as in ::/0) only outside flows.
 func plainStart(s string, pos, end int, flow bool) bool {
 	switch s[pos] {
-	case '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ':
+	case ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ':
 		return false
 	case '-':
 		return pos+1 < end && s[pos+1] != ' ' && !(flow && strings.IndexByte(",[]{}", s[pos+1]) >= 0)
+	case '?', ':':
+		return !flow && pos+1 < end && s[pos+1] != ' '
 	}
 	return true
 }
