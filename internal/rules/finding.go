@@ -79,6 +79,7 @@ func (r *Registry) Run(ctx *Context) []Finding {
 			}
 			out = append(out, f)
 		}
+		per[i] = nil // copied: let the collector have it while the rest is copied
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -33,6 +33,7 @@ func checkReachable(ctx *Context) []Finding {
 	// Results share their traces, so the rules behind them are described
 	// once per trace rather than once per workload.
 	described := map[traceSet]related{}
+	shared := locationSets{}
 	out := make([]Finding, 0, len(a.Workloads))
 	for _, wr := range a.Workloads {
 		var key traceSet
@@ -52,6 +53,7 @@ func checkReachable(ctx *Context) []Finding {
 		rel, ok := described[key]
 		if !ok || n > len(key.steps) || len(meta) > 64 {
 			rel = describeReachable(a, wr, meta)
+			rel.locations = shared.intern(rel.locations)
 			described[key] = rel
 		}
 		open, reason := rel.targets, rel.reason
@@ -98,8 +100,31 @@ func describeReachable(a *reach.Analysis, wr *reach.WorkloadResult, meta []int) 
 			rel.reason = decidingReason(r)
 		}
 	}
-	// Clipped: the description is kept for every workload that shares it,
-	// and dedupLocations leaves the capacity of every target's allowers.
-	rel.locations = slices.Clone(dedupLocations(locs))
+	rel.locations = dedupLocations(locs)
 	return rel
+}
+
+// locationSets shares equal lists of related locations: in a namespace,
+// workloads that meet different policies are mostly let out by the same
+// few rules.
+type locationSets map[string][]Location
+
+// intern returns a list equal to ls, shared with every equal list before,
+// and without spare capacity.
+func (s locationSets) intern(ls []Location) []Location {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.Object.Key())
+		b.WriteByte(0)
+		b.WriteString(l.Source.String())
+		b.WriteByte(0)
+		b.WriteString(l.Note)
+		b.WriteByte(0)
+	}
+	if prev, ok := s[b.String()]; ok {
+		return prev
+	}
+	ls = slices.Clone(ls)
+	s[b.String()] = ls
+	return ls
 }
