@@ -26,7 +26,8 @@ type fileState struct {
 	expanded int // nodes reached through aliases so far
 	strs     *interner
 	yamlOnly bool // Options.yamlOnly
-	subset   yamlsubset.Parser
+	subset   *yamlsubset.Parser
+	scratch  *scratch
 }
 
 // decodeChunk parses the YAML documents of one chunk and calls fn with the
@@ -77,7 +78,9 @@ func decodeChunk(in *fileState, c *chunk, fn func(*doc, *yaml.Node)) *InputError
 
 // handleDocument checks one decoded document's aliases and passes it on.
 func handleDocument(in *fileState, c *chunk, root *yaml.Node, fn func(*doc, *yaml.Node)) *InputError {
-	d := &doc{file: in.name, base: c.start - 1, last: c.end, strs: in.strs}
+	in.scratch.mappings.Reset()
+	in.scratch.fields.Reset()
+	d := &doc{file: in.name, base: c.start - 1, last: c.end, strs: in.strs, scratch: in.scratch}
 	// Without an anchor there can be no alias (yaml.v3 refuses an unknown
 	// one), so most documents need no expansion walk.
 	if c.anchors {

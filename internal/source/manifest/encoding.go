@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"io"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -13,15 +14,15 @@ const readBufferSize = 64 << 10
 
 // decodeBOM looks at the start of r for a byte order mark and returns a
 // reader of UTF-8 text with LF line breaks, and the name of the encoding
-// it found.
-func decodeBOM(r io.Reader) (*bufio.Reader, string) {
-	br, enc := transcode(r)
-	return bufio.NewReaderSize(&newlineReader{r: br}, readBufferSize), enc
+// it found. Its buffers come from bufs.
+func decodeBOM(r io.Reader, bufs *buffers) (*bufio.Reader, string) {
+	br, enc := transcode(r, bufs)
+	return bufs.reader(&newlineReader{r: br}), enc
 }
 
 // transcode returns a reader of the UTF-8 text in r.
-func transcode(r io.Reader) (*bufio.Reader, string) {
-	br := bufio.NewReaderSize(r, readBufferSize)
+func transcode(r io.Reader, bufs *buffers) (*bufio.Reader, string) {
+	br := bufs.reader(r)
 	head, _ := br.Peek(3)
 	switch {
 	case len(head) >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF:
@@ -29,12 +30,36 @@ func transcode(r io.Reader) (*bufio.Reader, string) {
 		return br, "UTF-8"
 	case len(head) >= 2 && head[0] == 0xFF && head[1] == 0xFE:
 		_, _ = br.Discard(2)
-		return bufio.NewReaderSize(&utf16Reader{r: br, little: true}, readBufferSize), "UTF-16"
+		return bufs.reader(&utf16Reader{r: br, little: true}), "UTF-16"
 	case len(head) >= 2 && head[0] == 0xFE && head[1] == 0xFF:
 		_, _ = br.Discard(2)
-		return bufio.NewReaderSize(&utf16Reader{r: br}, readBufferSize), "UTF-16"
+		return bufs.reader(&utf16Reader{r: br}), "UTF-16"
 	}
 	return br, "UTF-8"
+}
+
+// readerPool recycles read buffers: a scan reads hundreds of files, each
+// through two or three of them.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// buffers are the read buffers of one file, handed back when it is read.
+type buffers []*bufio.Reader
+
+// reader returns a buffered reader of r.
+func (bs *buffers) reader(r io.Reader) *bufio.Reader {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	*bs = append(*bs, br)
+	return br
+}
+
+// release hands the buffers back.
+func (bs *buffers) release() {
+	for _, br := range *bs {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}
+	*bs = nil
 }
 
 // utf16Reader transcodes UTF-16 to UTF-8 as a stream. Code units that do not

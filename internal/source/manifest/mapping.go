@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/slab"
 )
 
 // field is one key of a mapping, after merge keys are applied.
@@ -41,6 +43,21 @@ func (m *mapping) value(key string) *yaml.Node {
 	return nil
 }
 
+// newMapping makes a mapping in the document's scratch memory.
+func (w *walker) newMapping(n *yaml.Node, path string, fields []field) *mapping {
+	m := w.d.scratch.mappings.One()
+	*m = mapping{node: n, path: path, fields: fields}
+	return m
+}
+
+// scratch is the memory that reading one document uses and drops, reused
+// for the next document of the file: mappings and their fields never
+// outlive the objects being read.
+type scratch struct {
+	mappings slab.Slab[mapping]
+	fields   slab.Slab[field]
+}
+
 // mapping reads a mapping. It returns nil when the value is absent, null or
 // not a mapping (the last is recorded as an error).
 func (w *walker) mapping(n *yaml.Node, path string) *mapping {
@@ -52,13 +69,13 @@ func (w *walker) mapping(n *yaml.Node, path string) *mapping {
 		w.failf(n, path, "expected a mapping, got %s", typeName(n))
 		return nil
 	}
-	return &mapping{node: n, path: path, fields: w.fields(n, path)}
+	return w.newMapping(n, path, w.fields(n, path))
 }
 
 // fields lists a mapping's fields. Duplicate keys are errors; merge keys
 // (`<<`) add the fields of other mappings that the mapping does not set.
 func (w *walker) fields(n *yaml.Node, path string) []field {
-	own := make([]field, 0, len(n.Content)/2)
+	own := w.d.scratch.fields.Take(len(n.Content) / 2)[:0]
 	var merged []field
 	var ix fieldIndex
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -176,7 +193,7 @@ func (w *walker) at(m *mapping, keys ...string) *mapping {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil
 		}
-		m = &mapping{node: n, path: join(m.path, k), fields: quiet.fields(n, join(m.path, k))}
+		m = w.newMapping(n, join(m.path, k), quiet.fields(n, join(m.path, k)))
 	}
 	return m
 }

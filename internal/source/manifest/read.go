@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/source/yamlsubset"
 )
 
 // read reads one input file into a collection of its objects.
@@ -24,8 +26,13 @@ func read(ctx context.Context, in input, opts Options) *collected {
 		return c
 	}
 	defer r.Close()
-	br, enc := decodeBOM(r)
-	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: newInterner(), yamlOnly: opts.yamlOnly}
+	var bufs buffers
+	defer bufs.release()
+	br, enc := decodeBOM(r, &bufs)
+	mem := memoryPool.Get().(*reusable)
+	defer memoryPool.Put(mem)
+	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: newInterner(), yamlOnly: opts.yamlOnly,
+		subset: &mem.subset, scratch: &mem.scratch}
 	err = split(br, state.limit, func(ch *chunk) error {
 		if err := ctx.Err(); err != nil {
 			return &lineError{line: ch.start, err: err}
@@ -44,6 +51,15 @@ func read(ctx context.Context, in input, opts Options) *collected {
 	}
 	return c
 }
+
+// reusable is the memory that reading a file uses and drops document by
+// document; it is recycled from file to file.
+type reusable struct {
+	subset  yamlsubset.Parser
+	scratch scratch
+}
+
+var memoryPool = sync.Pool{New: func() any { return new(reusable) }}
 
 // open opens an input; "-" is stdin.
 func open(in input, opts Options) (io.ReadCloser, error) {

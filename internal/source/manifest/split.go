@@ -32,6 +32,9 @@ type splitter struct {
 	endPending bool // the last line was a `...` marker
 	check      utf8Check
 	emit       func(*chunk) error
+	// free holds the blocks of documents already emitted, for reuse: emit
+	// is done with a chunk when it returns.
+	free [][]byte
 }
 
 // split reads r to the end and calls emit for each document. It returns a
@@ -92,10 +95,15 @@ func (s *splitter) flush() error {
 		c.badLine = c.end
 	}
 	c.end = max(c.end, c.start)
-	if !c.content && !c.oversize && c.badLine == 0 {
-		return nil
+	var err error
+	if c.content || c.oversize || c.badLine > 0 {
+		err = s.emit(c)
 	}
-	return s.emit(c)
+	for _, b := range c.blocks {
+		s.free = append(s.free, b[:0])
+	}
+	c.blocks = nil
+	return err
 }
 
 // add appends a piece of a line to the current document, dropping the
@@ -118,13 +126,14 @@ func (s *splitter) add(frag []byte) {
 	if !c.anchors && bytes.IndexByte(frag, '&') >= 0 {
 		c.anchors = true
 	}
-	c.blocks = appendBlock(c.blocks, frag)
+	c.blocks = s.appendBlock(c.blocks, frag)
 }
 
 // appendBlock copies p into blocks that double in size up to the read
 // buffer size, so a growing document is never copied, a small one costs
-// little, and no more than one block is partly empty.
-func appendBlock(blocks [][]byte, p []byte) [][]byte {
+// little, and no more than one block is partly empty. Blocks of earlier
+// documents are reused.
+func (s *splitter) appendBlock(blocks [][]byte, p []byte) [][]byte {
 	for len(p) > 0 {
 		n := len(blocks)
 		if n == 0 || len(blocks[n-1]) == cap(blocks[n-1]) {
@@ -132,7 +141,7 @@ func appendBlock(blocks [][]byte, p []byte) [][]byte {
 			if n > 0 {
 				size = min(2*cap(blocks[n-1]), readBufferSize)
 			}
-			blocks = append(blocks, make([]byte, 0, size))
+			blocks = append(blocks, s.block(size))
 			n++
 		}
 		b := blocks[n-1]
@@ -141,6 +150,16 @@ func appendBlock(blocks [][]byte, p []byte) [][]byte {
 		p = p[k:]
 	}
 	return blocks
+}
+
+// block returns an empty block of at least size bytes.
+func (s *splitter) block(size int) []byte {
+	if k := len(s.free); k > 0 && cap(s.free[k-1]) >= size {
+		b := s.free[k-1]
+		s.free = s.free[:k-1]
+		return b
+	}
+	return make([]byte, 0, size)
 }
 
 // minBlockSize is the first block of a document.

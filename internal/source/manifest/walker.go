@@ -31,6 +31,8 @@ type doc struct {
 	aliases int
 	// strs copies out the strings objects keep (intern.go).
 	strs *interner
+	// scratch is shared by the documents of a file, one at a time.
+	scratch *scratch
 }
 
 // source returns the file position of a node. The line is kept inside the

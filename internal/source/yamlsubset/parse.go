@@ -12,6 +12,8 @@ package yamlsubset
 
 import (
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/slab"
 )
 
 // maxDepth bounds nesting; deeper documents are left to yaml.v3, which has
@@ -74,9 +76,9 @@ type parser struct {
 	depth int
 	first int  // line number of the first line with content (or of ---)
 	start bool // src starts with a --- line
-	nodes slabs[yaml.Node]
-	ptrs  slabs[*yaml.Node] // Content slices
-	stack []*yaml.Node      // children of the collections being read
+	nodes slab.Slab[yaml.Node]
+	ptrs  slab.Slab[*yaml.Node] // Content slices
+	stack []*yaml.Node          // children of the collections being read
 	// tags caches the tags of plain scalars that take yaml.v3's resolution.
 	tags map[string]string
 }
@@ -84,8 +86,8 @@ type parser struct {
 // reset prepares the parser for another document, keeping its memory.
 func (p *parser) reset(src string) {
 	*p = parser{src: src, lines: p.lines[:0], nodes: p.nodes, ptrs: p.ptrs, stack: p.stack[:0], tags: p.tags}
-	p.nodes.reset()
-	p.ptrs.reset()
+	p.nodes.Reset()
+	p.ptrs.Reset()
 }
 
 // split finds the content lines, and declines text the subset does not

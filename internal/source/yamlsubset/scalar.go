@@ -154,7 +154,7 @@ func (p *parser) null(line, col int) *yaml.Node {
 
 // node takes a fresh node.
 func (p *parser) node(kind yaml.Kind, tag string, line, col int) *yaml.Node {
-	n := &p.nodes.take(1)[0]
+	n := &p.nodes.Take(1)[0]
 	*n = yaml.Node{Kind: kind, Tag: tag, Line: line, Column: col}
 	return n
 }
@@ -164,38 +164,7 @@ func (p *parser) collect(children []*yaml.Node) []*yaml.Node {
 	if len(children) == 0 {
 		return nil
 	}
-	c := p.ptrs.take(len(children))
+	c := p.ptrs.Take(len(children))
 	copy(c, children)
 	return c
-}
-
-// slabSize is how many values a slab holds, unless one request needs more.
-const slabSize = 512
-
-// slabs hands out slices of values from large blocks that are kept and
-// handed out again after reset. Slices handed out are never moved.
-type slabs[T any] struct {
-	blocks [][]T
-	cur    int // the block being handed out
-	used   int // how much of it is handed out
-}
-
-// take returns n values (stale ones after a reset).
-func (s *slabs[T]) take(n int) []T {
-	for s.cur < len(s.blocks) && len(s.blocks[s.cur])-s.used < n {
-		s.cur++
-		s.used = 0
-	}
-	if s.cur == len(s.blocks) {
-		s.blocks = append(s.blocks, make([]T, max(slabSize, n)))
-		s.used = 0
-	}
-	b := s.blocks[s.cur][s.used : s.used+n : s.used+n]
-	s.used += n
-	return b
-}
-
-// reset hands the blocks out again from the start.
-func (s *slabs[T]) reset() {
-	s.cur, s.used = 0, 0
 }
