@@ -19,6 +19,11 @@ var identityAnnotations = map[string]bool{
 	IRSARoleAnnotation: true, GKEServiceAccountAnnotation: true, AzureClientIDAnnotation: true,
 }
 
+// IsOwnAnnotation reports whether OwnAnnotations keeps an annotation.
+func IsOwnAnnotation(key string) bool {
+	return strings.HasPrefix(key, AnnotationPrefix) || identityAnnotations[key]
+}
+
 // OwnAnnotations keeps the annotations a verdict or report can use:
 // imdsguard's own and the workload identity ones. Loaders check every
 // annotation but keep only these: the others (often large, such as
@@ -26,7 +31,7 @@ var identityAnnotations = map[string]bool{
 func OwnAnnotations(all map[string]string) map[string]string {
 	var own map[string]string
 	for k, v := range all {
-		if strings.HasPrefix(k, AnnotationPrefix) || identityAnnotations[k] {
+		if IsOwnAnnotation(k) {
 			if own == nil {
 				own = map[string]string{}
 			}

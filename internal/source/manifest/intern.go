@@ -20,7 +20,7 @@ type interner struct {
 	strs   map[string]string
 	labels map[string]model.Labels
 	buf    []byte
-	keys   []string
+	pairs  [][2]string
 }
 
 func newInterner() *interner {
@@ -40,23 +40,21 @@ func (t *interner) intern(s string) string {
 	return v
 }
 
-// labelSet returns a label set equal to l, shared with every equal set read
-// before. Label sets are never modified once read.
-func (t *interner) labelSet(l model.Labels) model.Labels {
-	if len(l) == 0 || t == nil {
-		return l
-	}
-	t.keys = t.keys[:0]
-	for k := range l {
-		t.keys = append(t.keys, k)
-	}
-	slices.Sort(t.keys)
+// labelSet returns the label set of pairs (distinct keys, in any order),
+// shared with every equal set read before. Label sets are never modified
+// once read.
+func (t *interner) labelSet(pairs [][2]string) model.Labels {
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	t.buf = t.buf[:0]
-	for _, k := range t.keys {
-		t.buf = append(append(append(append(t.buf, k...), 0), l[k]...), 0)
+	for _, p := range pairs {
+		t.buf = append(append(append(append(t.buf, p[0]...), 0), p[1]...), 0)
 	}
 	if s, ok := t.labels[string(t.buf)]; ok {
 		return s
+	}
+	l := make(model.Labels, len(pairs))
+	for _, p := range pairs {
+		l[t.intern(p[0])] = t.intern(p[1])
 	}
 	t.labels[string(t.buf)] = l
 	return l

@@ -18,8 +18,10 @@ func (o *object) readMeta() {
 	o.meta = w.mapping(f.v, "metadata")
 	o.readNamespace()
 	o.ref.Name = o.name()
-	o.labels = w.d.strs.labelSet(w.strMap(o.meta.value("labels"), "metadata.labels"))
-	o.annotations = model.OwnAnnotations(w.strMap(o.meta.value("annotations"), "metadata.annotations"))
+	o.labels = w.labels(o.meta.value("labels"), "metadata.labels")
+	// Every annotation is checked, but only those a verdict or report uses
+	// are kept (model.OwnAnnotations).
+	o.annotations = w.annotations(o.meta.value("annotations"), "metadata.annotations", model.IsOwnAnnotation)
 	o.uid, _ = w.str(o.meta.value("uid"), "metadata.uid")
 }
 

@@ -16,7 +16,7 @@ const nodeNameField = "metadata.name"
 // required node affinity. Errors are recorded, and an object with errors
 // is not read at all (its namespace is then incomplete).
 func (w *walker) placement(spec *mapping, specPath string) (model.Labels, []model.NodeSelectorTerm) {
-	sel := w.strMap(spec.value("nodeSelector"), join(specPath, "nodeSelector"))
+	sel := w.labels(spec.value("nodeSelector"), join(specPath, "nodeSelector"))
 	affinity := w.mapping(spec.value("affinity"), join(specPath, "affinity"))
 	na := w.mapping(affinity.value("nodeAffinity"), join(specPath, "affinity.nodeAffinity"))
 	var terms []model.NodeSelectorTerm

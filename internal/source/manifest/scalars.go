@@ -2,6 +2,8 @@ package manifest
 
 import (
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/model"
 )
 
 // str reads a string. It reports false when the value is absent, null or
@@ -92,24 +94,52 @@ func (w *walker) strings(n *yaml.Node, path string) []string {
 	return out
 }
 
-// strMap reads a map of strings, such as labels or annotations. A null
-// value reads as the empty string, as it does for Kubernetes.
-func (w *walker) strMap(n *yaml.Node, path string) map[string]string {
-	m := w.mapping(n, path)
-	if m == nil {
+// labels reads a map of strings such as labels: nil when absent, else a
+// set shared with equal ones (intern.go). A null value reads as the empty
+// string, as it does for Kubernetes.
+func (w *walker) labels(n *yaml.Node, path string) model.Labels {
+	t := w.d.strs
+	t.pairs = t.pairs[:0]
+	if !w.strPairs(n, path, func(k, v string) { t.pairs = append(t.pairs, [2]string{k, v}) }) {
 		return nil
 	}
-	out := make(map[string]string, len(m.fields))
-	for _, f := range m.fields {
-		if v := w.resolve(f.v); !isNull(v) {
-			if s, ok := w.str(v, join(path, f.key)); ok {
-				out[w.d.strs.intern(f.key)] = s
+	return t.labelSet(t.pairs)
+}
+
+// annotations reads a map of strings such as annotations, checking every
+// entry but keeping only those keep accepts; nil when it keeps none.
+func (w *walker) annotations(n *yaml.Node, path string, keep func(string) bool) map[string]string {
+	var out map[string]string
+	w.strPairs(n, path, func(k, v string) {
+		if keep(k) {
+			if out == nil {
+				out = map[string]string{}
 			}
-			continue
+			out[w.d.strs.intern(k)] = w.d.strs.intern(v)
 		}
-		out[w.d.strs.intern(f.key)] = ""
-	}
+	})
 	return out
+}
+
+// strPairs calls fn with each entry of a map of strings that reads
+// cleanly, and reports whether the map is there at all.
+func (w *walker) strPairs(n *yaml.Node, path string, fn func(k, v string)) bool {
+	m := w.mapping(n, path)
+	if m == nil {
+		return false
+	}
+	for _, f := range m.fields {
+		s := ""
+		if v := w.resolve(f.v); !isNull(v) {
+			if !isString(v) {
+				w.str(v, join(path, f.key)) // records the error
+				continue
+			}
+			s = v.Value
+		}
+		fn(f.key, s)
+	}
+	return true
 }
 
 // requiredStr reads a string field of m that must be set and not empty.

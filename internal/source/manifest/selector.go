@@ -15,7 +15,7 @@ func (w *walker) selector(f *field, path string) *model.Selector {
 	m := w.mapping(f.v, path)
 	w.strict(m, "matchLabels", "matchExpressions")
 	before := len(w.errs)
-	sel.MatchLabels = w.d.strs.labelSet(w.strMap(m.value("matchLabels"), join(path, "matchLabels")))
+	sel.MatchLabels = w.labels(m.value("matchLabels"), join(path, "matchLabels"))
 	exprPath := join(path, "matchExpressions")
 	for i, e := range w.seq(m.value("matchExpressions"), exprPath) {
 		if r, ok := w.requirement(e, index(exprPath, i)); ok {

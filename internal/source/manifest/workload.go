@@ -42,7 +42,7 @@ func (o *object) templateAt(keys ...string) []model.PodTemplate {
 		src = o.w.d.source(f.k)
 	}
 	meta := o.w.mapping(m.value("metadata"), join(path, "metadata"))
-	labels := o.w.d.strs.labelSet(o.w.strMap(meta.value("labels"), join(path, "metadata.labels")))
+	labels := o.w.labels(meta.value("labels"), join(path, "metadata.labels"))
 	if labels == nil {
 		labels = model.Labels{}
 	}
