@@ -216,21 +216,28 @@ func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Opti
 		if !np.Egress {
 			continue
 		}
-		var rules []int
-		for ri := range np.EgressRules {
-			for ti := range metadata {
-				if reach.RuleOpens(&np.EgressRules[ri], &metadata[ti]) {
-					rules = append(rules, np.EgressRules[ri].Index)
-					break
-				}
-			}
-		}
+		rules := openingRules(np, metadata)
 		carve := cutOff(in, np)
 		if len(rules) == 0 && len(carve) == 0 {
 			continue
 		}
 		addPatch(set, np, rules, carve, in.KeepOpen, o, in.Originals)
 	}
+}
+
+// openingRules returns the indexes of the egress rules that open (or may
+// open) any of the targets.
+func openingRules(np *model.NetworkPolicy, targets []reach.Target) []int {
+	var out []int
+	for ri := range np.EgressRules {
+		for ti := range targets {
+			if reach.RuleOpens(&np.EgressRules[ri], &targets[ti]) {
+				out = append(out, np.EgressRules[ri].Index)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // addPatch patches one policy and adds it to the set, or records why it
