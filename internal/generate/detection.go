@@ -80,7 +80,7 @@ func Detection(o *Options) ([]Artifact, error) {
 	doc = append(doc, falcoRule{
 		Rule: FalcoRuleName,
 		Desc: "A process in a container opened a connection to a cloud instance metadata endpoint " +
-			"(AWS, GCP, Azure IMDS or WireServer, Alibaba), where a node's cloud credentials are served. " +
+			"(the addresses in the imdsguard_metadata lists), where the node's cloud credentials are served. " +
 			"imdsguard's policies should have made it unreachable from this namespace.",
 		Condition: "imdsguard_outbound_connect and container.id != host and imdsguard_metadata_server",
 		Output: "Connection to cloud instance metadata (server=%fd.sip port=%fd.sport connection=%fd.name " +
