@@ -13,6 +13,11 @@ type Inventory struct {
 	// NodeConfigs are node settings read from infrastructure code and cloud
 	// exports in the same run.
 	NodeConfigs []*NodeConfig
+	// NodeConfigGaps say why some node settings in the input could not be
+	// read (a template that did not parse, an unsupported format). A
+	// setting not read may serve credentials, so the node layer then never
+	// withholds them.
+	NodeConfigGaps []string
 	// UnknownKinds counts objects of kinds that play no part in the verdict,
 	// keyed by "apiVersion/kind".
 	UnknownKinds map[string]int

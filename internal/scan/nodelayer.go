@@ -24,6 +24,9 @@ import (
 // the answer open for the pods that may run on it.
 type nodeLayer struct {
 	byCloud map[endpoints.Cloud][]nodeEntry
+	// gaps say why some node settings in the input were not read: a
+	// setting not read may serve, so nothing is withheld.
+	gaps string
 	// decided caches Decide: the answer depends only on the target, the
 	// class of pod and where it may run, and the engine asks once per
 	// group of pods.
@@ -62,6 +65,12 @@ func newNodeLayer(inv *model.Inventory) *nodeLayer {
 		return nil
 	}
 	n := &nodeLayer{byCloud: map[endpoints.Cloud][]nodeEntry{}, decided: map[decisionKey]decision{}}
+	if g := inv.NodeConfigGaps; len(g) > 0 {
+		n.gaps = "some node settings in the input could not be read, and any of them may serve credentials: " + g[0]
+		if len(g) > 1 {
+			n.gaps += fmt.Sprintf(" (and %d more)", len(g)-1)
+		}
+	}
 	type ref struct{ kind, name string }
 	used := map[ref]bool{}
 	var entries []nodeEntry
@@ -184,6 +193,9 @@ func (n *nodeLayer) decide(t *reach.Target, pod *model.PodTemplate) (reach.Step,
 	}
 	if !known {
 		return reach.Step{}, false
+	}
+	if n.gaps != "" {
+		open = append(open, n.gaps)
 	}
 	step := reach.Step{Layer: reach.LayerNode, Rules: refs}
 	where := ""

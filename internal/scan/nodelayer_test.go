@@ -1,6 +1,9 @@
 package scan
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -142,6 +145,46 @@ func TestNodeLayerTemplateOfReferrers(t *testing.T) {
 		inv.NodeConfigs = tt.configs
 		if step, _ := newNodeLayer(inv).Decide(&aws, &model.PodTemplate{}); step.Decision != tt.want {
 			t.Errorf("%d settings: %s (%s), want %s", len(tt.configs), step.Decision, step.Reason, tt.want)
+		}
+	}
+}
+
+// TestNodeLayerGaps checks that node settings that could not be read keep
+// the layer from withholding: the one not read may serve.
+func TestNodeLayerGaps(t *testing.T) {
+	inv := model.NewInventory()
+	inv.NodeConfigs = []*model.NodeConfig{awsTemplate("required", "1", nil)}
+	aws := reach.Targets(endpoints.ForClouds(endpoints.AWS))[0]
+	if step, _ := newNodeLayer(inv).Decide(&aws, &model.PodTemplate{}); step.Decision != reach.Deny {
+		t.Fatalf("without gaps: %s (%s)", step.Decision, step.Reason)
+	}
+	inv.NodeConfigGaps = []string{"general.tf:3: Argument or block definition required", "x.tf.json: not supported"}
+	step, _ := newNodeLayer(inv).Decide(&aws, &model.PodTemplate{})
+	if step.Decision != reach.Undecided || !strings.Contains(step.Reason, "general.tf:3") || !strings.Contains(step.Reason, "1 more") {
+		t.Errorf("with gaps: %s (%s)", step.Decision, step.Reason)
+	}
+}
+
+// TestTerraformJSONIsReported checks that a .tf.json file, named or met in
+// a directory, is an input error naming it (not a manifest without
+// apiVersion), and a node settings gap.
+func TestTerraformJSONIsReported(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nodes.tf.json")
+	if err := os.WriteFile(file, []byte(`{"resource": {"aws_launch_template": {"lt": {}}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, file} {
+		res, err := Run(context.Background(), Options{Paths: []string{path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.InputErrors) != 1 || res.InputErrors[0].Source.File != file ||
+			!strings.Contains(res.InputErrors[0].Error(), "terraform JSON syntax (.tf.json) is not supported") {
+			t.Errorf("%s: input errors %v", path, res.InputErrors)
+		}
+		if len(res.Inventory.NodeConfigGaps) != 1 {
+			t.Errorf("%s: gaps %v", path, res.Inventory.NodeConfigGaps)
 		}
 	}
 }

@@ -51,7 +51,8 @@ func terraformRoots(found []string) (roots, skipped []string) {
 
 // loadTerraform reads the Terraform roots into the manifest result. Its
 // errors are input errors; like other node settings they do not make
-// NetworkPolicy verdicts Unknown.
+// NetworkPolicy verdicts Unknown, but they are node settings gaps, which
+// keep the node layer from withholding.
 func loadTerraform(ctx context.Context, roots []string, into *manifest.Result) {
 	if len(roots) == 0 {
 		return
@@ -59,6 +60,9 @@ func loadTerraform(ctx context.Context, roots []string, into *manifest.Result) {
 	tf := terraform.Load(ctx, roots, terraform.Options{})
 	into.Inventory.NodeConfigs = append(into.Inventory.NodeConfigs, tf.Configs...)
 	into.Errors = append(into.Errors, tf.Errors...)
+	for _, e := range tf.Errors {
+		into.Inventory.NodeConfigGaps = append(into.Inventory.NodeConfigGaps, e.Error())
+	}
 	into.Files = append(into.Files, tf.Files...)
 	read := map[string]bool{}
 	for _, f := range tf.Files {

@@ -46,6 +46,8 @@ type collected struct {
 	// nodeConfigs are node settings from infrastructure code and cloud
 	// exports (nodeconfigs.go).
 	nodeConfigs []*model.NodeConfig
+	// nodeConfigGaps say which node settings documents had errors.
+	nodeConfigGaps []string
 }
 
 // fail records an input error and the scope it leaves incomplete.

@@ -88,6 +88,9 @@ func isRegular(p string, d fs.DirEntry) bool {
 
 // isManifestName reports whether a file name is one the walk reads.
 func isManifestName(p string) bool {
+	if strings.HasSuffix(p, ".tf.json") {
+		return false // Terraform's JSON syntax, left to the scan's Terraform step
+	}
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".yaml", ".yml", ".json":
 		return true

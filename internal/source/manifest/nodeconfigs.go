@@ -15,10 +15,11 @@ import (
 // ClusterConfig, a CloudFormation template or AWS CLI output. It reports
 // whether the document was one.
 //
-// The loaders' errors are recorded but mark nothing incomplete: node
-// settings cannot change a NetworkPolicy verdict (the engine does not use
-// them yet, and when it does they can only close a path, never open one),
-// so a broken template must not turn Blocked verdicts into Unknown.
+// The loaders' errors are recorded but mark no namespace incomplete: node
+// settings can only close a path, never open one, so a broken template
+// must not turn Blocked verdicts into Unknown. They are node settings
+// gaps instead: the node layer then closes nothing, as a setting not read
+// may have served credentials.
 func (c *collected) readNodeConfigs(d *doc, root *yaml.Node) bool {
 	var ncs []*model.NodeConfig
 	var errs []*yamlfield.Error
@@ -37,6 +38,7 @@ func (c *collected) readNodeConfigs(d *doc, root *yaml.Node) bool {
 		// The conversion compiles only while yamlfield.Error has
 		// InputError's fields.
 		c.fail((*InputError)(e), "", false)
+		c.nodeConfigGaps = append(c.nodeConfigGaps, (*InputError)(e).Error())
 	}
 	return true
 }

@@ -17,12 +17,16 @@ func TestNodeConfigs(t *testing.T) {
 	if len(res.Errors) == 0 {
 		t.Error("the broken template in e-bad.json gave no error")
 	}
-	// Node settings cannot change a NetworkPolicy verdict: the engine does
-	// not use them yet, and when it does they can only close a path, never
-	// open one. Marking the inventory incomplete would turn every Blocked
-	// verdict into Unknown over a problem that cannot matter to it.
+	// Node settings can only close a path, never open one. Marking the
+	// inventory incomplete would turn every Blocked verdict into Unknown
+	// over a problem that cannot matter to it.
 	if len(res.Inventory.Incomplete) != 0 {
 		t.Errorf("node settings errors marked the inventory incomplete: %v", res.Inventory.Incomplete)
+	}
+	// They are node settings gaps instead, which keep the node layer from
+	// withholding: the broken setting may have served credentials.
+	if len(res.Inventory.NodeConfigGaps) != len(res.Errors) || !strings.Contains(strings.Join(res.Inventory.NodeConfigGaps, " "), "e-bad.json") {
+		t.Errorf("gaps %v for errors %v", res.Inventory.NodeConfigGaps, res.Errors)
 	}
 	var b strings.Builder
 	b.WriteString(render(res))

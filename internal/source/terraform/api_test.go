@@ -2,6 +2,9 @@ package terraform
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,10 +41,35 @@ func TestMissingPathAndCancel(t *testing.T) {
 
 func TestIsTerraform(t *testing.T) {
 	for path, want := range map[string]bool{
-		"main.tf": true, "a/b/nodes.tf": true, "main.tf.json": false, "x.tfvars": false, "main.yaml": false,
+		"main.tf": true, "a/b/nodes.tf": true, "main.tf.json": true, "x.tfvars": false, "main.yaml": false, "x.json": false,
 	} {
 		if got := IsTerraform(path); got != want {
 			t.Errorf("IsTerraform(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// TestTerraformJSONIsAnError checks that .tf.json files, in a module
+// directory or named, are errors naming the file, and the .tf files
+// beside them are still read.
+func TestTerraformJSONIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("main.tf", `resource "aws_launch_template" "lt" {}`)
+	j := write("extra.tf.json", `{"resource": {"aws_launch_template": {"other": {}}}}`)
+	for _, paths := range [][]string{{dir}, {j}} {
+		res := Load(context.Background(), paths, Options{})
+		if len(res.Errors) != 1 || res.Errors[0].Source.File != j || !strings.Contains(res.Errors[0].Msg, "not supported") {
+			t.Errorf("%v: errors %v", paths, res.Errors)
+		}
+		if want := paths[0] == dir; want != (len(res.Configs) == 1) {
+			t.Errorf("%v: %d configs", paths, len(res.Configs))
 		}
 	}
 }

@@ -37,9 +37,19 @@ type Result struct {
 }
 
 // IsTerraform reports whether path names a Terraform file this package
-// reads. JSON syntax (.tf.json) is not supported.
+// reads, or a file in Terraform's JSON syntax (.tf.json), which is not
+// supported and is reported as an error when met, so that the node
+// settings in it are never passed over silently.
 func IsTerraform(path string) bool {
-	return strings.HasSuffix(path, ".tf")
+	return strings.HasSuffix(path, ".tf") || isTerraformJSON(path)
+}
+
+func isTerraformJSON(path string) bool { return strings.HasSuffix(path, ".tf.json") }
+
+// jsonError reports a .tf.json file.
+func jsonError(path string) *manifest.InputError {
+	return &manifest.InputError{Source: model.Source{File: path},
+		Msg: "terraform JSON syntax (.tf.json) is not supported: the node settings in it are not read"}
 }
 
 // Load reads Terraform code. Each path is a .tf file or a directory; a
@@ -115,6 +125,8 @@ func (l *loader) roots(paths []string) []root {
 				continue
 			}
 			add(p, files...)
+		case isTerraformJSON(p):
+			l.res.Errors = append(l.res.Errors, jsonError(p))
 		default:
 			add(filepath.Dir(p), p)
 		}
@@ -123,7 +135,7 @@ func (l *loader) roots(paths []string) []root {
 }
 
 // moduleFiles lists the *.tf files of a module directory, sorted, and
-// notes the .tf.json files it passes over.
+// reports the .tf.json files it cannot read.
 func (l *loader) moduleFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -134,8 +146,8 @@ func (l *loader) moduleFiles(dir string) ([]string, error) {
 		name := e.Name()
 		switch {
 		case e.IsDir():
-		case strings.HasSuffix(name, ".tf.json"):
-			l.res.Skipped = append(l.res.Skipped, filepath.Join(dir, name)+": terraform JSON syntax is not supported")
+		case isTerraformJSON(name):
+			l.res.Errors = append(l.res.Errors, jsonError(filepath.Join(dir, name)))
 		case IsTerraform(name):
 			files = append(files, filepath.Join(dir, name))
 		}
