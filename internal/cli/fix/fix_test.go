@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,9 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/imdsguard/imdsguard/internal/app"
 	"github.com/imdsguard/imdsguard/internal/cli"
@@ -25,20 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-func kubeconfig(t *testing.T, c *rest.Config) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
-	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: c.BearerToken, ClientCertificateData: c.CertData, ClientKeyData: c.KeyData}
-	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
-	kc.CurrentContext = "test"
-	f := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, f); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 type result struct {
 	code        int
@@ -116,7 +98,7 @@ func TestFixAgainstAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("KUBECONFIG", kubeconfig(t, env.Config))
+	t.Setenv("KUBECONFIG", testenv.Kubeconfig(t, env.Config))
 	base := []string{"fix", "-A", "--cloud", "aws", "--include", "namespace,patch,admission", "--exempt-namespace", "kube-system,kube-public,kube-node-lease,default"}
 
 	noPolicy := func(t *testing.T, when string) {
