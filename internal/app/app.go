@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/cli/controller"
 	"github.com/imdsguard/imdsguard/internal/cli/explain"
 	"github.com/imdsguard/imdsguard/internal/cli/fix"
 	"github.com/imdsguard/imdsguard/internal/cli/generate"
@@ -62,6 +63,6 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	})
-	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
+	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), controller.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
 	return root
 }
