@@ -108,8 +108,6 @@ func waitManaged(t *testing.T, env *testenv.Env, ns, name string, sel func(metav
 	return np
 }
 
-func anySelector(metav1.LabelSelector) bool { return true }
-
 func emptySelector(s metav1.LabelSelector) bool {
 	return len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0
 }
