@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/imdsguard/imdsguard/internal/model"
 )
 
 // TestFilesAndDirectories shows that files given one by one form the
@@ -49,10 +51,10 @@ func TestIsTerraform(t *testing.T) {
 	}
 }
 
-// TestTerraformJSONIsAnError checks that .tf.json files, in a module
-// directory or named, are errors naming the file, and the .tf files
-// beside them are still read.
-func TestTerraformJSONIsAnError(t *testing.T) {
+// TestTerraformJSONBesideNative checks that .tf.json files are read with
+// the .tf files of their module, named one by one or by directory, and
+// that references cross from one syntax to the other.
+func TestTerraformJSONBesideNative(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -61,15 +63,47 @@ func TestTerraformJSONIsAnError(t *testing.T) {
 		}
 		return p
 	}
-	write("main.tf", `resource "aws_launch_template" "lt" {}`)
-	j := write("extra.tf.json", `{"resource": {"aws_launch_template": {"other": {}}}}`)
-	for _, paths := range [][]string{{dir}, {j}} {
+	write("main.tf", `resource "aws_launch_template" "lt" {
+  metadata_options {
+    http_tokens = var.tokens
+  }
+}`)
+	j := write("vars.tf.json", `{"variable": {"tokens": {"default": "required"}}}`)
+	for _, paths := range [][]string{{dir}, {filepath.Join(dir, "main.tf"), j}} {
 		res := Load(context.Background(), paths, Options{})
-		if len(res.Errors) != 1 || res.Errors[0].Source.File != j || !strings.Contains(res.Errors[0].Msg, "not supported") {
-			t.Errorf("%v: errors %v", paths, res.Errors)
+		if len(res.Errors) != 0 || len(res.Configs) != 1 {
+			t.Fatalf("%v: errors %v, %d configs", paths, res.Errors, len(res.Configs))
 		}
-		if want := paths[0] == dir; want != (len(res.Configs) == 1) {
-			t.Errorf("%v: %d configs", paths, len(res.Configs))
+		if v := res.Configs[0].AWS.HTTPTokens; v.State != model.Set || v.Raw != "required" {
+			t.Errorf("%v: tokens %+v, want the JSON variable's default", paths, v)
 		}
+	}
+}
+
+// TestTerraformJSONErrors checks that broken JSON is an error at its line
+// and that nothing of the file is read.
+func TestTerraformJSONErrors(t *testing.T) {
+	for name, tt := range map[string]struct {
+		src  string
+		line int
+		msg  string
+	}{
+		"syntax":     {"{\n  \"resource\": {\n    \"aws_instance\": {\"a\": {]}\n  }\n}\n", 3, "invalid JSON"},
+		"duplicate":  {"{\"locals\": {\"a\": 1},\n \"locals\": {}}", 2, "duplicate key"},
+		"unclosed":   {"{\"locals\": {\"a\": \"x}}", 1, "unterminated string"},
+		"not object": {"[1]", 1, "must be an object"},
+		"labels":     {"{\"resource\": {\"aws_instance\": [1]}}", 1, "expected an object keyed by"},
+		"template":   {"{\"locals\": {\n\"a\": \"${var.\"}}", 2, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "main.tf.json")
+			if err := os.WriteFile(file, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := Load(context.Background(), []string{file}, Options{})
+			if len(res.Errors) == 0 || res.Errors[0].Source.Line != tt.line || !strings.Contains(res.Errors[0].Msg, tt.msg) {
+				t.Errorf("errors %v, want one at line %d mentioning %q", res.Errors, tt.line, tt.msg)
+			}
+		})
 	}
 }

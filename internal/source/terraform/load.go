@@ -32,25 +32,17 @@ type Result struct {
 	// Files are the files read, in order.
 	Files []string
 	// Skipped are the things not followed, each with its place and reason:
-	// remote module sources and .tf.json files.
+	// remote module sources.
 	Skipped []string
 }
 
 // IsTerraform reports whether path names a Terraform file this package
-// reads, or a file in Terraform's JSON syntax (.tf.json), which is not
-// supported and is reported as an error when met, so that the node
-// settings in it are never passed over silently.
+// reads: native syntax (.tf) or JSON syntax (.tf.json).
 func IsTerraform(path string) bool {
 	return strings.HasSuffix(path, ".tf") || isTerraformJSON(path)
 }
 
 func isTerraformJSON(path string) bool { return strings.HasSuffix(path, ".tf.json") }
-
-// jsonError reports a .tf.json file.
-func jsonError(path string) *manifest.InputError {
-	return &manifest.InputError{Source: model.Source{File: path},
-		Msg: "terraform JSON syntax (.tf.json) is not supported: the node settings in it are not read"}
-}
 
 // Load reads Terraform code. Each path is a .tf file or a directory; a
 // directory is one module (its *.tf files, terraform.tfvars and
@@ -125,8 +117,6 @@ func (l *loader) roots(paths []string) []root {
 				continue
 			}
 			add(p, files...)
-		case isTerraformJSON(p):
-			l.res.Errors = append(l.res.Errors, jsonError(p))
 		default:
 			add(filepath.Dir(p), p)
 		}
@@ -134,8 +124,8 @@ func (l *loader) roots(paths []string) []root {
 	return out
 }
 
-// moduleFiles lists the *.tf files of a module directory, sorted, and
-// reports the .tf.json files it cannot read.
+// moduleFiles lists the *.tf and *.tf.json files of a module directory,
+// sorted.
 func (l *loader) moduleFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -146,8 +136,6 @@ func (l *loader) moduleFiles(dir string) ([]string, error) {
 		name := e.Name()
 		switch {
 		case e.IsDir():
-		case isTerraformJSON(name):
-			l.res.Errors = append(l.res.Errors, jsonError(filepath.Join(dir, name)))
 		case IsTerraform(name):
 			files = append(files, filepath.Join(dir, name))
 		}

@@ -104,7 +104,17 @@ func (l *loader) parseFile(m *module, name string) {
 		return
 	}
 	l.res.Files = append(l.res.Files, name)
-	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	var body *hclsyntax.Body
+	var diags hcl.Diagnostics
+	if isTerraformJSON(name) {
+		body, diags = parseJSONConfig(src, name)
+	} else {
+		var f *hcl.File
+		f, diags = hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+		if f != nil {
+			body, _ = f.Body.(*hclsyntax.Body)
+		}
+	}
 	if diags.HasErrors() {
 		// What HCL recovers from a broken file may be cut short (a string
 		// that runs to the end of the file), so nothing of it is read: the
@@ -112,8 +122,7 @@ func (l *loader) parseFile(m *module, name string) {
 		l.res.Errors = append(l.res.Errors, diagErrors(name, diags)...)
 		return
 	}
-	body, ok := f.Body.(*hclsyntax.Body)
-	if !ok {
+	if body == nil {
 		return
 	}
 	m.bytes[name] = src

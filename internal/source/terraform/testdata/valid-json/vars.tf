@@ -1,0 +1,8 @@
+variable "env" {
+  default = "prod"
+}
+
+variable "tokens" {
+  type    = string
+  default = "required"
+}
