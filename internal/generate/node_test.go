@@ -19,7 +19,9 @@ import (
 	"github.com/imdsguard/imdsguard/internal/golden"
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/nodesettings"
+	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/scan"
+	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
 // nodeInventory scans the node settings of testdata/node/input.
@@ -97,6 +99,7 @@ func TestNodeFixesAreValid(t *testing.T) {
 // legacy endpoints off (GKE), or enables workload identity (AKS).
 func TestNodeFixesClose(t *testing.T) {
 	arts := generate.NodeFixes(nodeInventory(t, "testdata/node/input"))
+	arts = append(arts, generate.NodeFixes(nodeInventory(t, "../../examples"))...)
 	checked := 0
 	for _, a := range arts {
 		if filepath.Ext(a.File) == ".sh" {
@@ -124,7 +127,7 @@ func TestNodeFixesClose(t *testing.T) {
 			checked++
 		})
 	}
-	if checked < 10 {
+	if checked < 14 {
 		t.Errorf("only %d fixes read back", checked)
 	}
 }
@@ -219,6 +222,67 @@ func TestNodeFixesCoverFindings(t *testing.T) {
 		}
 		if found == 0 {
 			t.Errorf("%s: no node findings", path)
+		}
+	}
+}
+
+// TestNodeFixesBlockExamples is the proof on the examples as a whole: the
+// settings of every node fix, read back by the scanner's loaders, take the
+// place of the settings they fix, and the scan is run again. Every
+// workload outside the host network is then Blocked at every AWS metadata
+// target (the examples' Nodes are EKS nodes), by the node layer where the
+// network leaves it open; hostNetwork pods stay Reachable; and no node
+// rule fires.
+func TestNodeFixesBlockExamples(t *testing.T) {
+	before := nodeInventory(t, "../../examples")
+	inv := nodeInventory(t, "../../examples")
+	for _, a := range generate.NodeFixes(before) {
+		if filepath.Ext(a.File) == ".sh" {
+			continue
+		}
+		file := filepath.Join(t.TempDir(), filepath.Base(a.File))
+		if err := os.WriteFile(file, a.Raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fixed := nodeInventory(t, file)
+		for _, c := range inv.NodeConfigs {
+			if !strings.HasPrefix(a.Why, "Fixes "+c.Kind+" "+c.Name+" (") {
+				continue
+			}
+			for _, f := range fixed.NodeConfigs {
+				if f.Kind == c.Kind && f.Name == c.Name {
+					// Only the metadata settings change; where the setting
+					// is written stays, so references still resolve.
+					c.AWS, c.GKE, c.AKS = f.AWS, f.GKE, f.AKS
+				}
+			}
+		}
+	}
+	res, err := scan.Run(context.Background(), scan.Options{Live: func(context.Context) (*model.Inventory, []*manifest.InputError, error) {
+		return inv, nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wr := range res.Analysis.Workloads {
+		for ti, r := range wr.Results {
+			tg := res.Analysis.Targets[ti]
+			if tg.KeepOpen() {
+				continue
+			}
+			want := reach.Blocked
+			if wr.Workload.HostNetwork() {
+				want = reach.Reachable
+			}
+			if r.Verdict != want {
+				t.Errorf("%s at %s: %s, want %s (%v)", wr.Workload.Ref, tg, r.Verdict, want, r.Trace)
+			}
+		}
+	}
+	for _, f := range res.Findings {
+		switch f.RuleID {
+		case "IMDS-008", "IMDS-010", "IMDS-011", "IMDS-012":
+			t.Errorf("still %s: %s", f.RuleID, f.Message)
 		}
 	}
 }
