@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -21,9 +20,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// waitTimeout bounds every wait for the controller to act.
-const waitTimeout = 30 * time.Second
-
 // startController runs a manager against the shared API server until the
 // test ends, with a registry of its own so that metrics start at zero.
 func startController(t *testing.T, env *testenv.Env, mode protection.Mode) *controller.Metrics {
@@ -38,38 +34,8 @@ func startController(t *testing.T, env *testenv.Env, mode protection.Mode) *cont
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("manager: %v", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Errorf("manager did not stop within %s", waitTimeout)
-		}
-	})
+	testenv.Run(t, mgr.Start)
 	return metrics
-}
-
-// eventually polls cond until it holds or the wait times out; cond says
-// what it saw, for the failure message.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		last = seen
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s; last seen: %s", waitTimeout, what, last)
 }
 
 func createNamespace(t *testing.T, env *testenv.Env, name string, labels, annotations map[string]string) {
@@ -98,7 +64,7 @@ func managed(t *testing.T, env *testenv.Env, ns, name string) *networkingv1.Netw
 func waitManaged(t *testing.T, env *testenv.Env, ns, name string, sel func(metav1.LabelSelector) bool) *networkingv1.NetworkPolicy {
 	t.Helper()
 	var np *networkingv1.NetworkPolicy
-	eventually(t, fmt.Sprintf("managed policy %s/%s", ns, name), func() (bool, string) {
+	testenv.Eventually(t, fmt.Sprintf("managed policy %s/%s", ns, name), func() (bool, string) {
 		np = managed(t, env, ns, name)
 		if np == nil {
 			return false, "absent"
@@ -119,7 +85,7 @@ func waitEvent(t *testing.T, env *testenv.Env, ns, kind, name, reason string) st
 	t.Helper()
 	var msg string
 	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name, "reason": reason}.String()
-	eventually(t, fmt.Sprintf("Event %s on %s %s/%s", reason, kind, ns, name), func() (bool, string) {
+	testenv.Eventually(t, fmt.Sprintf("Event %s on %s %s/%s", reason, kind, ns, name), func() (bool, string) {
 		evs, err := env.Clientset.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: sel})
 		if err != nil {
 			return false, err.Error()

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,8 +25,11 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/imdsguard/imdsguard/internal/protection"
+	"github.com/imdsguard/imdsguard/internal/webhook"
 )
 
 // Name is the controller's name in logs, Events and metrics.
@@ -58,6 +62,19 @@ type Options struct {
 	// Registerer receives the metrics; controller-runtime's registry, which
 	// /metrics serves, when nil.
 	Registerer prometheus.Registerer
+	// Webhook, when set, serves the validating admission webhook.
+	Webhook *WebhookOptions
+}
+
+// WebhookOptions configure the admission webhook server.
+type WebhookOptions struct {
+	Host string
+	Port int
+	// CertDir, when set, serves tls.crt and tls.key from a directory kept
+	// by someone else (cert-manager), reloading them when they change.
+	// Otherwise Certs keeps a self-generated CA and certificate.
+	CertDir string
+	Certs   webhook.CertOptions
 }
 
 // Scheme holds the built-in types the controller reads and writes.
@@ -109,6 +126,15 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 			DisableFor: []client.Object{&corev1.Secret{}},
 		}},
 	}
+	var certs *webhook.Certs
+	if w := o.Webhook; w != nil {
+		so := crwebhook.Options{Host: w.Host, Port: w.Port, CertDir: w.CertDir}
+		if w.CertDir == "" {
+			certs = &webhook.Certs{Options: w.Certs}
+			so.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.GetCertificate = certs.GetCertificate }}
+		}
+		mo.WebhookServer = crwebhook.NewServer(so)
+	}
 	if o.LeaseDuration > 0 {
 		mo.LeaseDuration, mo.RenewDeadline, mo.RetryPeriod = &o.LeaseDuration, &o.RenewDeadline, &o.RetryPeriod
 	}
@@ -131,12 +157,31 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 	if err := r.SetupWithManager(mgr, o.Concurrency); err != nil {
 		return nil, nil, err
 	}
+	ready := map[string]healthz.Checker{"cache": cacheSynced(mgr)}
+	if o.Webhook != nil {
+		if certs != nil {
+			certs.Client, certs.Reader = mgr.GetClient(), mgr.GetAPIReader()
+			if err := mgr.Add(certs); err != nil {
+				return nil, nil, fmt.Errorf("adding the certificate keeper: %w", err)
+			}
+			ready["certificate"] = certs.Ready
+		}
+		srv := mgr.GetWebhookServer()
+		srv.Register(webhook.Path, &admission.Webhook{Handler: &webhook.Validator{
+			Policy:     &policy,
+			Namespaces: mgr.GetClient(),
+			Count:      func(res, d string) { metrics.WebhookDecisions.WithLabelValues(res, d).Inc() },
+		}})
+		ready["webhook"] = srv.StartedChecker()
+	}
 	if o.ProbeAddr != "" {
 		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 			return nil, nil, fmt.Errorf("adding health check: %w", err)
 		}
-		if err := mgr.AddReadyzCheck("cache", cacheSynced(mgr)); err != nil {
-			return nil, nil, fmt.Errorf("adding readiness check: %w", err)
+		for name, check := range ready {
+			if err := mgr.AddReadyzCheck(name, check); err != nil {
+				return nil, nil, fmt.Errorf("adding readiness check: %w", err)
+			}
 		}
 	}
 	return mgr, metrics, nil

@@ -79,7 +79,7 @@ func TestNewNamespacesProtected(t *testing.T) {
 		createNamespace(t, env, fmt.Sprintf("lat-%03d", i), nil, nil)
 		created[i] = time.Now()
 	}
-	eventually(t, fmt.Sprintf("policies in %d namespaces", n), func() (bool, string) {
+	testenv.Eventually(t, fmt.Sprintf("policies in %d namespaces", n), func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		got := 0
@@ -141,12 +141,12 @@ func TestDriftRestored(t *testing.T) {
 	if err := nps.Delete(ctx, managedName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the deleted policy restored", func() (bool, string) {
+	testenv.Eventually(t, "the deleted policy restored", func() (bool, string) {
 		np := managed(t, env, "drift", managedName)
 		return np != nil && np.UID != orig.UID, "absent or the old one"
 	})
 	waitEvent(t, env, "drift", "NetworkPolicy", managedName, "PolicyRestored")
-	eventually(t, "a restore counted as deleted", func() (bool, string) {
+	testenv.Eventually(t, "a restore counted as deleted", func() (bool, string) {
 		v := testutil.ToFloat64(metrics.Restores.WithLabelValues("deleted"))
 		return v == 1, fmt.Sprint(v)
 	})
@@ -163,11 +163,11 @@ func TestDriftRestored(t *testing.T) {
 	if _, err := nps.Update(ctx, edited, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the edited policy restored", func() (bool, string) {
+	testenv.Eventually(t, "the edited policy restored", func() (bool, string) {
 		np := managed(t, env, "drift", managedName)
 		return np != nil && exceptsMetadata(np), fmt.Sprintf("egress %v", np.Spec.Egress)
 	})
-	eventually(t, "a restore counted as edited", func() (bool, string) {
+	testenv.Eventually(t, "a restore counted as edited", func() (bool, string) {
 		v := testutil.ToFloat64(metrics.Restores.WithLabelValues("edited"))
 		return v == 1, fmt.Sprint(v)
 	})
@@ -202,7 +202,7 @@ func TestOptOut(t *testing.T) {
 	if _, err := nsc.Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the managed policy removed after the opt-out", func() (bool, string) {
+	testenv.Eventually(t, "the managed policy removed after the opt-out", func() (bool, string) {
 		return managed(t, env, "optout", managedName) == nil, "present"
 	})
 	msg = waitEvent(t, env, "default", "Namespace", "optout", "OptedOut")
@@ -277,7 +277,7 @@ func TestReopeningPolicyReported(t *testing.T) {
 			t.Errorf("Event %q does not mention %q", msg, want)
 		}
 	}
-	eventually(t, "the re-opening rule counted", func() (bool, string) {
+	testenv.Eventually(t, "the re-opening rule counted", func() (bool, string) {
 		v := testutil.ToFloat64(metrics.ReopeningRules.WithLabelValues("reopen"))
 		return v == 1, fmt.Sprint(v)
 	})
@@ -298,7 +298,7 @@ func TestAuditModeWritesNothing(t *testing.T) {
 	metrics := startController(t, env, protection.Audit)
 	createNamespace(t, env, "audit", nil, nil)
 	waitEvent(t, env, "default", "Namespace", "audit", "Unprotected")
-	eventually(t, "unprotected namespaces counted", func() (bool, string) {
+	testenv.Eventually(t, "unprotected namespaces counted", func() (bool, string) {
 		v := testutil.ToFloat64(metrics.Namespaces.WithLabelValues("unprotected"))
 		return v >= 1, fmt.Sprint(v)
 	})

@@ -43,6 +43,7 @@ type flags struct {
 	leaderElectionID    string
 	concurrency         int
 	logFormat, logLevel string
+	webhook             webhookFlags
 }
 
 // NewCommand returns the controller command.
@@ -56,9 +57,11 @@ func NewCommand(s cli.Streams) *cobra.Command {
 			"a deleted or edited one is restored, with an Event. A namespace opts out with the label " +
 			"imdsguard.io/metadata-access=allow and the annotation imdsguard.io/metadata-access-reason; without the reason " +
 			"the opt-out is refused. Policies that re-open metadata are reported (Events, metrics), never edited.\n\n" +
+			"With --webhook-port the same process serves a validating admission webhook that rejects hostNetwork pods " +
+			"and pod templates, and policies that re-open metadata, in guarded namespaces. " +
 			"--mode audit reports everything and changes nothing. See docs/controller.md.",
 		Example: "  imdsguard controller --mode audit\n" +
-			"  imdsguard controller --cloud aws --namespace imdsguard-system",
+			"  imdsguard controller --cloud aws --namespace imdsguard-system --webhook-port 9443",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, s, f) },
 	}
@@ -82,6 +85,7 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	fs.IntVar(&f.concurrency, "concurrency", 4, "namespaces reconciled at once")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.webhook.add(cmd)
 	return cmd
 }
 
@@ -106,7 +110,7 @@ func run(cmd *cobra.Command, s cli.Streams, f *flags) error {
 		return err
 	}
 	logger.Info("starting", "mode", opts.Policy.Mode, "exempt", opts.Policy.ExemptNamespaces,
-		"deny", fmt.Sprint(opts.Policy.Generate.Deny))
+		"deny", fmt.Sprint(opts.Policy.Generate.Deny), "webhook", opts.Webhook != nil)
 	if err := mgr.Start(cmd.Context()); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
@@ -158,6 +162,9 @@ func (f *flags) options() (ctl.Options, error) {
 		LeaderElectionNamespace: leNS,
 		LeaderElectionID:        f.leaderElectionID,
 		Concurrency:             f.concurrency,
+	}
+	if o.Webhook, err = f.webhook.options(f.namespace); err != nil {
+		return ctl.Options{}, err
 	}
 	return o, nil
 }

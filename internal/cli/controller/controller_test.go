@@ -3,6 +3,7 @@ package controller_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,6 +57,8 @@ func TestUsageErrors(t *testing.T) {
 		{"leader election without namespace", []string{"--namespace", "", "--leader-elect"}, "--leader-elect needs --namespace"},
 		{"bad log format", []string{"--leader-elect=false", "--log-format", "xml"}, "--log-format"},
 		{"arguments", []string{"extra"}, "unknown command"},
+		{"webhook port out of range", []string{"--leader-elect=false", "--webhook-port", "70000"}, "out of range"},
+		{"self-signed webhook without namespace", []string{"--namespace", "", "--leader-elect=false", "--webhook-port", "9443"}, "needs --namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +92,8 @@ func freeAddr(t *testing.T) string {
 // writes JSON logs to stderr, and exits 0 when its context ends.
 func TestRunsAgainstAPIServer(t *testing.T) {
 	env := testenv.Get(t)
-	probe, metrics := freeAddr(t), freeAddr(t)
+	probe, metrics, hook := freeAddr(t), freeAddr(t), freeAddr(t)
+	hookHost, hookPort, _ := net.SplitHostPort(hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var errOut syncBuffer
@@ -98,7 +102,8 @@ func TestRunsAgainstAPIServer(t *testing.T) {
 		done <- app.Run(ctx, cli.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &errOut}, []string{
 			"controller", "--kubeconfig", testenv.Kubeconfig(t, env.Config), "--namespace", "imdsguard-system",
 			"--leader-elect", "--leader-election-id", "cli-test",
-			"--health-probe-bind-address", probe, "--metrics-bind-address", metrics})
+			"--health-probe-bind-address", probe, "--metrics-bind-address", metrics,
+			"--webhook-port", hookPort, "--webhook-host", hookHost, "--webhook-cert-ip", hookHost, "--webhook-config", ""})
 	}()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cli-run"}}
 	if _, err := env.Clientset.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "imdsguard-system"}}, metav1.CreateOptions{}); err != nil {
@@ -127,6 +132,19 @@ func TestRunsAgainstAPIServer(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// /readyz waited for the webhook's certificate, kept in its Secret.
+	conn, err := tls.Dial("tcp", hook, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only reads the certificate
+	if err != nil {
+		t.Fatalf("dialing the webhook: %v", err)
+	}
+	names := conn.ConnectionState().PeerCertificates[0].DNSNames
+	conn.Close()
+	if len(names) == 0 || names[0] != "imdsguard-webhook.imdsguard-system.svc" {
+		t.Errorf("serving certificate names %v, want the Service's", names)
+	}
+	if _, err := env.Clientset.CoreV1().Secrets("imdsguard-system").Get(context.Background(), "imdsguard-webhook-cert", metav1.GetOptions{}); err != nil {
+		t.Errorf("the certificate Secret: %v", err)
 	}
 	// The controller's own namespace is exempt.
 	if _, err := env.Clientset.NetworkingV1().NetworkPolicies("imdsguard-system").Get(context.Background(), generate.DefaultName, metav1.GetOptions{}); err == nil {
