@@ -21,7 +21,8 @@ func init() {
 			"`workload_identity_enabled = true`, or `az aks update --resource-group RG --name CLUSTER " +
 			"--enable-oidc-issuer --enable-workload-identity`), move workloads to their own identities " +
 			"(ServiceAccount annotation azure.workload.identity/client-id, pod label " +
-			"azure.workload.identity/use: \"true\"), then block the metadata endpoint for pods.",
+			"azure.workload.identity/use: \"true\"), then block the metadata endpoint for pods. " +
+			"`imdsguard generate --include node` writes the Terraform change as a file.",
 		References: []Reference{mitreIMDS,
 			{Name: "Use Microsoft Entra Workload ID with AKS", URL: "https://learn.microsoft.com/en-us/azure/aks/workload-identity-overview"}},
 		Check: checkAKSIdentity,

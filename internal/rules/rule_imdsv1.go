@@ -22,7 +22,8 @@ func init() {
 			"own software even where pods are kept out.",
 		Remediation: "Require IMDSv2: `http_tokens = \"required\"` (Terraform), `HttpTokens: required` " +
 			"(CloudFormation, AWS CLI `--http-tokens required`), or `disableIMDSv1: true` (eksctl). " +
-			"The finding gives the change in the language of the source it points at.",
+			"The finding gives the change in the language of the source it points at; " +
+			"`imdsguard generate --include node` writes it as a file.",
 		References: []Reference{mitreIMDS,
 			{Name: "AWS Config ec2-imdsv2-check", URL: "https://docs.aws.amazon.com/config/latest/developerguide/ec2-imdsv2-check.html"},
 			{Name: "AWS Control Tower CT.EC2.PR.1 (Require an Amazon EC2 launch template to have IMDSv2 configured)"}},
