@@ -16,6 +16,8 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -120,6 +122,9 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 		LeaderElectionReleaseOnCancel: true,
 		// Names are unique per manager; tests run several in one process.
 		Controller: config.Controller{SkipNameValidation: &skip},
+		// Pods are cached slim: exposure reads labels, owners, hostNetwork
+		// and phase only.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}},
 		Client: client.Options{Cache: &client.CacheOptions{
 			// The certificate Secret is read directly, never cached: the
 			// RBAC grants only that one Secret.
@@ -189,7 +194,8 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 
 // SetupWithManager registers the reconciler: every Namespace event, and
 // every NetworkPolicy event of its namespace, reconciles the namespace,
-// because the managed policies are the complement of the others.
+// because the managed policies are the complement of the others; so does a
+// Pod created, deleted or relabelled, for the exposure metric.
 func (r *NamespaceReconciler) SetupWithManager(mgr manager.Manager, concurrency int) error {
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: o.GetNamespace()}}}
@@ -198,6 +204,7 @@ func (r *NamespaceReconciler) SetupWithManager(mgr manager.Manager, concurrency 
 		Named("namespace").
 		For(&corev1.Namespace{}).
 		Watches(&networkingv1.NetworkPolicy{}, toNamespace).
+		Watches(&corev1.Pod{}, toNamespace, builder.WithPredicates(podChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
 	if err != nil {

@@ -132,6 +132,7 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 	r.recordClass(ns, mem, class, reason)
 	if class == protection.Exempt {
 		r.count(mem, metricState(class, false))
+		r.setExposure(ns.Name, nil)
 		return ctrl.Result{}, nil
 	}
 	var list networkingv1.NetworkPolicyList
@@ -142,10 +143,14 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 	if class == protection.OptedOut {
 		r.count(mem, metricState(class, false))
 		r.report(ns, mem, nil)
+		r.setExposure(ns.Name, nil)
 		return ctrl.Result{}, r.removeAll(ctx, mem, managed)
 	}
 	converted := r.convert(others)
-	r.report(ns, mem, converted)
+	opens := r.report(ns, mem, converted)
+	if err := r.expose(ctx, ns.Name, converted, managed, opens); err != nil {
+		return ctrl.Result{}, err
+	}
 	desired, ok := generate.NamespacePolicies(ns.Name, converted, r.Policy.KeepOpen, &r.Policy.Generate)
 	if !ok {
 		r.count(mem, metricUnprotected)
@@ -156,6 +161,23 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 	inPlace, res, err := r.sync(ctx, mem, desired, managed)
 	r.count(mem, metricState(class, inPlace))
 	return res, err
+}
+
+// expose counts the namespace's exposed workloads against the policies
+// the cluster holds now; the reconcile that follows a write of the managed
+// policies counts again.
+func (r *NamespaceReconciler) expose(ctx context.Context, ns string, others []*model.NetworkPolicy, managed map[string]*networkingv1.NetworkPolicy, opens map[*model.NetworkPolicy]bool) error {
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+		return fmt.Errorf("listing Pods in %s: %w", ns, err)
+	}
+	policies := append([]*model.NetworkPolicy(nil), others...)
+	for _, np := range managed {
+		m, _ := kube.ConvertNetworkPolicy(np, model.Source{Cluster: "in-cluster"})
+		policies = append(policies, m)
+	}
+	r.setExposure(ns, exposure(pods.Items, policies, opens))
+	return nil
 }
 
 // split separates the managed policies from the others.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -305,4 +306,58 @@ func TestAuditModeWritesNothing(t *testing.T) {
 	if np := managed(t, env, "audit", managedName); np != nil {
 		t.Errorf("audit mode created %s/%s", np.Namespace, np.Name)
 	}
+}
+
+// TestExposedWorkloads counts the workloads that can reach metadata: a
+// hostNetwork pod, and two pods of one Deployment that a re-opening policy
+// selects (one workload); a plain pod is exposed only until the managed
+// policy selects it.
+func TestExposedWorkloads(t *testing.T) {
+	env := testenv.Get(t)
+	metrics := startController(t, env, protection.Enforce)
+	ctx := context.Background()
+	createNamespace(t, env, "exposed", nil, nil)
+	pods := env.Clientset.CoreV1().Pods("exposed")
+	mk := func(name string, labels map[string]string, hostNetwork bool, owner string) {
+		t.Helper()
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: corev1.PodSpec{HostNetwork: hostNetwork, Containers: []corev1.Container{{Name: "c", Image: "registry.example.com/app:1"}}}}
+		if owner != "" {
+			yes := true
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: owner, UID: "00000000-0000-0000-0000-000000000001", Controller: &yes}}
+		}
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("plain", nil, false, "")
+	mk("agent", nil, true, "")
+	mk("api-1", map[string]string{"app": "api", "pod-template-hash": "5d9f"}, false, "api-5d9f")
+	mk("api-2", map[string]string{"app": "api", "pod-template-hash": "5d9f"}, false, "api-5d9f")
+	createPolicy(t, env, egressPolicy("exposed", "api-egress", "api",
+		networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}}}))
+	want := map[string]float64{"host_network": 1, "reopened": 1, "unprotected": 0}
+	testenv.Eventually(t, "exposed workloads counted", func() (bool, string) {
+		got := map[string]float64{}
+		for c := range want {
+			got[c] = testutil.ToFloat64(metrics.ExposedWorkloads.WithLabelValues("exposed", c))
+		}
+		return fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprint(got)
+	})
+	// Relabelling the API pods out of the re-opening policy's reach leaves
+	// them to the managed policy.
+	for _, name := range []string{"api-1", "api-2"} {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Labels["app"] = "api-v2"
+		if _, err := pods.Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, "no re-opened workload after relabelling", func() (bool, string) {
+		v := testutil.ToFloat64(metrics.ExposedWorkloads.WithLabelValues("exposed", "reopened"))
+		return v == 0, fmt.Sprint(v)
+	})
 }

@@ -37,10 +37,12 @@ func (r *NamespaceReconciler) recordClass(ns *corev1.Namespace, mem *namespaceMe
 }
 
 // report records an Event for each policy whose re-opening rules changed
-// since last reported, and counts the re-opening rules of the namespace.
+// since last reported, counts the re-opening rules of the namespace, and
+// returns the policies that open a metadata target.
 // Such policies are never edited: the webhook stops new ones, and `imdsguard
 // fix` shows the patch. policies is nil when the namespace is not guarded.
-func (r *NamespaceReconciler) report(ns *corev1.Namespace, mem *namespaceMemory, policies []*model.NetworkPolicy) {
+func (r *NamespaceReconciler) report(ns *corev1.Namespace, mem *namespaceMemory, policies []*model.NetworkPolicy) map[*model.NetworkPolicy]bool {
+	opens := map[*model.NetworkPolicy]bool{}
 	seen := map[string]bool{}
 	rules := 0
 	for _, np := range policies {
@@ -48,6 +50,7 @@ func (r *NamespaceReconciler) report(ns *corev1.Namespace, mem *namespaceMemory,
 		if len(openings) == 0 {
 			continue
 		}
+		opens[np] = true
 		rules += protection.CountRules(openings)
 		msg := protection.DescribeOpenings(openings)
 		seen[np.Ref.Name] = true
@@ -71,4 +74,5 @@ func (r *NamespaceReconciler) report(ns *corev1.Namespace, mem *namespaceMemory,
 		r.Metrics.ReopeningRules.WithLabelValues(ns.Name).Set(float64(rules))
 	}
 	mem.reopening = rules
+	return opens
 }
