@@ -53,43 +53,51 @@ func Evaluate(inv *model.Inventory, targets []Target, opts ...Option) *Analysis 
 			ix.add(podRef{w: wr, t: t})
 		}
 	}
-	// selecting[w][t] lists the egress policies selecting template t of w.
-	selecting := map[podRef][]*model.NetworkPolicy{}
-	for _, ix := range e.ns {
-		for _, np := range ix.policies {
-			if !np.Egress {
-				continue
-			}
-			var last *WorkloadResult
-			for _, pi := range ix.selected(&np.PodSelector) {
-				p := ix.pods[pi]
-				selecting[p] = append(selecting[p], np)
-				if p.w != last {
-					last = p.w
-					if n := len(p.w.Policies); n == 0 || p.w.Policies[n-1] != np {
-						p.w.Policies = append(p.w.Policies, np)
-						a.Selects[np] = append(a.Selects[np], p.w)
-					}
+	for _, wr := range a.Workloads {
+		wr.PerTemplate = make([][]Result, len(wr.Workload.Templates))
+		wr.TemplatePolicies = make([][]*model.NetworkPolicy, len(wr.Workload.Templates))
+	}
+	// Namespace by namespace, so that what selection and the result cache
+	// hold stays the size of one namespace.
+	memo := resultCache{e: e, ids: policyIDs(inv), m: map[string][]Result{}}
+	for ns, ix := range e.ns {
+		a.evaluateNamespace(ns, ix, &memo)
+		ix.byLabel, ix.byKey, ix.pods = nil, nil, nil // only needed for selection
+		clear(memo.m)                                 // its keys hold the namespace
+	}
+	for _, wr := range a.Workloads {
+		wr.Results = worst(wr.PerTemplate, len(targets))
+	}
+	return a
+}
+
+// evaluateNamespace finds the egress policies selecting each pod shape of a
+// namespace and evaluates it.
+func (a *Analysis) evaluateNamespace(ns string, ix *nsIndex, memo *resultCache) {
+	// selecting[i] lists the egress policies selecting pod i, in policy order.
+	selecting := make([][]*model.NetworkPolicy, len(ix.pods))
+	for _, np := range ix.policies {
+		if !np.Egress {
+			continue
+		}
+		var last *WorkloadResult
+		for _, pi := range ix.selected(&np.PodSelector) {
+			p := ix.pods[pi]
+			selecting[pi] = append(selecting[pi], np)
+			if p.w != last {
+				last = p.w
+				if n := len(p.w.Policies); n == 0 || p.w.Policies[n-1] != np {
+					p.w.Policies = append(p.w.Policies, np)
+					a.Selects[np] = append(a.Selects[np], p.w)
 				}
 			}
 		}
 	}
-	memo := resultCache{e: e, ids: policyIDs(inv), m: map[string][]Result{}}
-	for _, wr := range a.Workloads {
-		w := wr.Workload
-		wr.PerTemplate = make([][]Result, len(w.Templates))
-		wr.TemplatePolicies = make([][]*model.NetworkPolicy, len(w.Templates))
-		for t := range w.Templates {
-			ps := selecting[podRef{w: wr, t: t}]
-			wr.TemplatePolicies[t] = ps
-			wr.PerTemplate[t] = memo.pod(w.Ref.Namespace, &w.Templates[t], ps)
-		}
-		wr.Results = worst(wr.PerTemplate, len(targets))
+	for pi, p := range ix.pods {
+		ps := selecting[pi]
+		p.w.TemplatePolicies[p.t] = ps
+		p.w.PerTemplate[p.t] = memo.pod(ns, &p.w.Workload.Templates[p.t], ps)
 	}
-	for _, ix := range e.ns {
-		ix.byLabel, ix.byKey, ix.pods = nil, nil, nil // only needed for selection
-	}
-	return a
 }
 
 // resultCache shares results between pods that meet the same policies in

@@ -10,10 +10,14 @@ type nsIndex struct {
 	policies []*model.NetworkPolicy
 	stubs    []*model.PolicyStub
 	pods     []podRef
-	// byLabel maps "key=value" to pod indexes, and byKey maps "key".
-	byLabel map[string][]int32
+	// byLabel maps a label (key and value) to pod indexes, and byKey maps
+	// a label key.
+	byLabel map[label][]int32
 	byKey   map[string][]int32
 }
+
+// label is one key=value pair, as a map key.
+type label struct{ k, v string }
 
 type podRef struct {
 	w *WorkloadResult
@@ -22,12 +26,12 @@ type podRef struct {
 
 func (ix *nsIndex) add(p podRef) {
 	if ix.byLabel == nil {
-		ix.byLabel, ix.byKey = map[string][]int32{}, map[string][]int32{}
+		ix.byLabel, ix.byKey = map[label][]int32{}, map[string][]int32{}
 	}
 	i := int32(len(ix.pods))
 	ix.pods = append(ix.pods, p)
 	for k, v := range p.w.Workload.Templates[p.t].Labels {
-		ix.byLabel[k+"="+v] = append(ix.byLabel[k+"="+v], i)
+		ix.byLabel[label{k, v}] = append(ix.byLabel[label{k, v}], i)
 		ix.byKey[k] = append(ix.byKey[k], i)
 	}
 }
@@ -44,7 +48,7 @@ func (ix *nsIndex) selected(sel *model.Selector) []int32 {
 		}
 	}
 	for k, v := range sel.MatchLabels {
-		consider(ix.byLabel[k+"="+v])
+		consider(ix.byLabel[label{k, v}])
 	}
 	for _, r := range sel.MatchExpressions {
 		switch r.Operator {
@@ -52,7 +56,7 @@ func (ix *nsIndex) selected(sel *model.Selector) []int32 {
 			consider(ix.byKey[r.Key])
 		case "In":
 			if len(r.Values) == 1 {
-				consider(ix.byLabel[r.Key+"="+r.Values[0]])
+				consider(ix.byLabel[label{r.Key, r.Values[0]}])
 			} else {
 				consider(ix.byKey[r.Key])
 			}
