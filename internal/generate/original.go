@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,20 +21,32 @@ type Originals interface {
 	Original(np *model.NetworkPolicy) (*unstructured.Unstructured, error)
 }
 
-// FileOriginals reads policies back from the files a scan read. Files are
-// read once; Stdin holds what was read from "-".
+// FileOriginals reads policies back from the files a scan read. Each file
+// is read once; a policy is decoded from the document its source line falls
+// in, and only a file whose documents cannot be told apart that way (JSON, a
+// List) is decoded whole, keeping only its NetworkPolicies. Stdin holds what
+// was read from "-".
 type FileOriginals struct {
 	Stdin []byte
-	files map[string][]*unstructured.Unstructured
+	files map[string]*originalFile
+}
+
+type originalFile struct {
+	data []byte
+	// starts are the byte offsets of the documents, lines their first lines.
+	starts, lines []int
+	// policies are the file's NetworkPolicies, decoded whole on demand.
+	policies []*unstructured.Unstructured
+	decoded  bool
 }
 
 // Original returns the policy from its source file.
 func (f *FileOriginals) Original(np *model.NetworkPolicy) (*unstructured.Unstructured, error) {
 	file := np.Source.File
 	if f.files == nil {
-		f.files = map[string][]*unstructured.Unstructured{}
+		f.files = map[string]*originalFile{}
 	}
-	objs, ok := f.files[file]
+	of, ok := f.files[file]
 	if !ok {
 		var data []byte
 		var err error
@@ -45,26 +58,92 @@ func (f *FileOriginals) Original(np *model.NetworkPolicy) (*unstructured.Unstruc
 		} else if data, err = os.ReadFile(file); err != nil {
 			return nil, err
 		}
-		if objs, err = decodeAll(data); err != nil {
+		of = &originalFile{data: bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))}
+		of.split()
+		f.files[file] = of
+	}
+	// The document holding the policy's first line, if it is the policy.
+	if i := of.document(np.Source.Line); i >= 0 {
+		objs, err := decodeAll(of.doc(i))
+		if err == nil && len(objs) == 1 {
+			if u := match(objs[0], np); u != nil {
+				return u, nil
+			}
+		}
+	}
+	if !of.decoded {
+		objs, err := decodeAll(of.data)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %v", file, err)
 		}
-		f.files[file] = objs
+		for _, o := range objs {
+			if o.GetKind() == "NetworkPolicy" {
+				of.policies = append(of.policies, o)
+			}
+		}
+		of.decoded = true
 	}
-	for _, o := range objs {
-		if o.GetKind() != "NetworkPolicy" || !strings.HasPrefix(o.GetAPIVersion(), "networking.k8s.io/") || o.GetName() != np.Ref.Name {
-			continue
-		}
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = "default"
-		}
-		if ns == np.Ref.Namespace {
-			c := o.DeepCopy()
-			c.SetNamespace(ns)
-			return c, nil
+	for _, o := range of.policies {
+		if u := match(o, np); u != nil {
+			return u, nil
 		}
 	}
 	return nil, fmt.Errorf("%s: NetworkPolicy %s/%s not found on reading the file again", np.Source, np.Ref.Namespace, np.Ref.Name)
+}
+
+// match returns a copy of o, with its namespace set, if it is the policy.
+func match(o *unstructured.Unstructured, np *model.NetworkPolicy) *unstructured.Unstructured {
+	if o.GetKind() != "NetworkPolicy" || !strings.HasPrefix(o.GetAPIVersion(), "networking.k8s.io/") || o.GetName() != np.Ref.Name {
+		return nil
+	}
+	ns := o.GetNamespace()
+	if ns == "" {
+		ns = "default"
+	}
+	if ns != np.Ref.Namespace {
+		return nil
+	}
+	c := o.DeepCopy()
+	c.SetNamespace(ns)
+	return c
+}
+
+// split records where each YAML document starts: after a line that is
+// "---" (optionally followed by a comment or content on the same line).
+func (of *originalFile) split() {
+	of.starts, of.lines = []int{0}, []int{1}
+	line := 1
+	for i := 0; i < len(of.data); i++ {
+		if of.data[i] != '\n' {
+			continue
+		}
+		line++
+		rest := of.data[i+1:]
+		if bytes.HasPrefix(rest, []byte("---")) && (len(rest) == 3 || rest[3] == '\n' || rest[3] == '\r' || rest[3] == ' ' || rest[3] == '\t') {
+			of.starts = append(of.starts, i+1)
+			of.lines = append(of.lines, line)
+		}
+	}
+}
+
+// document returns the index of the document holding line, or -1.
+func (of *originalFile) document(line int) int {
+	if line <= 0 {
+		return -1
+	}
+	i := sort.SearchInts(of.lines, line+1) - 1
+	if i < 0 {
+		return -1
+	}
+	return i
+}
+
+func (of *originalFile) doc(i int) []byte {
+	end := len(of.data)
+	if i+1 < len(of.starts) {
+		end = of.starts[i+1]
+	}
+	return of.data[of.starts[i]:end]
 }
 
 // decodeAll decodes every object of a YAML or JSON stream, expanding Lists.
