@@ -65,6 +65,16 @@ const maxConfigBytes = 1 << 20
 
 // Load reads and validates a configuration file.
 func Load(file string) ([]rules.ConfigSuppression, error) {
+	b, err := ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(file, b)
+}
+
+// ReadFile reads a configuration file of at most 1 MiB: configuration is
+// small, and a huge file is a mistake.
+func ReadFile(file string) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
@@ -77,7 +87,7 @@ func Load(file string) ([]rules.ConfigSuppression, error) {
 	if len(b) > maxConfigBytes {
 		return nil, fmt.Errorf("%s: config file is larger than 1 MiB", file)
 	}
-	return Parse(file, b)
+	return b, nil
 }
 
 // Parse validates configuration bytes read from file.
