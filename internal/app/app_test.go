@@ -348,3 +348,62 @@ func TestExtraEndpoint(t *testing.T) {
 		t.Errorf("extra endpoint missing from the report:\n%s", r.stdout)
 	}
 }
+
+// TestNodeProfile: node settings declared with --node-profile (every node
+// of the cloud) or in the config file (the nodes with its labels) join the
+// verdict like settings read from infrastructure code: with tokens required
+// and hop limit 1, pod-network pods are Blocked by the node layer and
+// hostNetwork pods are not; a node that no profile describes keeps the
+// verdict open.
+func TestNodeProfile(t *testing.T) {
+	verdicts := func(args ...string) map[string]string {
+		t.Helper()
+		r := runCLI(t, "", append([]string{"scan", "-f", "json", "--fail-on", "none"}, args...)...)
+		if r.code != cli.ExitClean {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		var d report.Document
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, w := range d.Workloads {
+			var v []string
+			for _, vd := range w.Verdicts {
+				v = append(v, vd.Verdict.String())
+			}
+			out[w.Object.Name] = strings.Join(v, " ")
+		}
+		return out
+	}
+	dir := filepath.Join("testdata", "nodeprofile")
+	cluster := filepath.Join(dir, "cluster.yaml")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"no settings", []string{cluster}, map[string]string{"api": "Reachable Reachable", "agent": "Reachable Reachable", "pinned": "Reachable Reachable"}},
+		{"flag: every node", []string{"--node-profile", "aws:httpTokens=required,httpPutResponseHopLimit=1", cluster},
+			map[string]string{"api": "Blocked Blocked", "agent": "Reachable Blocked", "pinned": "Blocked Blocked"}},
+		{"flag: hop limit 2", []string{"--node-profile", "aws:httpTokens=required,httpPutResponseHopLimit=2", cluster},
+			map[string]string{"api": "Reachable Blocked", "agent": "Reachable Blocked", "pinned": "Reachable Blocked"}},
+		// The config's profile describes only the secure node; the other node
+		// is described by nothing, so pods that may run there stay open, and
+		// only the pods pinned to the secure group are Blocked.
+		{"config: one node group", []string{"--config", filepath.Join(dir, "config.yaml"), cluster},
+			map[string]string{"api": "Reachable Reachable", "agent": "Reachable Reachable", "pinned": "Blocked Blocked"}},
+		{"config and flag", []string{"--config", filepath.Join(dir, "config.yaml"), "--node-profile", "aws:httpTokens=required,httpPutResponseHopLimit=1", cluster},
+			map[string]string{"api": "Blocked Blocked", "agent": "Reachable Blocked", "pinned": "Blocked Blocked"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(verdicts(tc.args...), tc.want); diff != "" {
+				t.Errorf("verdicts (-got +want):\n%s", diff)
+			}
+		})
+	}
+	r := runCLI(t, "", "scan", "--node-profile", "aws:httpTokens=requird", cluster)
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, `httpTokens: want optional or required, not "requird"`) {
+		t.Errorf("bad profile: exit %d\n%s", r.code, r.stderr)
+	}
+}

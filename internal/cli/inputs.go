@@ -17,6 +17,7 @@ type InputFlags struct {
 	Cloud            string
 	Endpoints        []string
 	Config           string
+	NodeProfiles     []string
 	KeepGoing        bool
 	MaxDocumentBytes int64
 	// Kube chooses a live cluster instead of files.
@@ -28,7 +29,8 @@ type InputFlags struct {
 func (f *InputFlags) Add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Cloud, "cloud", "auto", "metadata endpoints to check: aws, gcp, azure, alibaba, oracle, openstack, digitalocean, all, or auto (from Node objects, else all)")
 	fs.StringArrayVar(&f.Endpoints, "endpoint", nil, "extra metadata endpoint [NAME=]ADDR:PORT[/PROTO] (repeatable)")
-	fs.StringVar(&f.Config, "config", "", "configuration file (kind ScanConfig) with suppressions")
+	fs.StringVar(&f.Config, "config", "", "configuration file (kind ScanConfig) with suppressions and node profiles")
+	fs.StringArrayVar(&f.NodeProfiles, "node-profile", nil, "node metadata settings of every node of a cloud, when no input states them: CLOUD:KEY=VALUE,... e.g. aws:httpTokens=required,httpPutResponseHopLimit=1 (repeatable)")
 	fs.BoolVar(&f.KeepGoing, "keep-going", false, "report input errors and go on; the verdicts they affect are Unknown (exit code stays 2)")
 	fs.Int64Var(&f.MaxDocumentBytes, "max-document-bytes", 32<<20, "largest YAML document accepted")
 	f.Kube.Add(fs)
@@ -60,7 +62,7 @@ type Scanned struct {
 // cluster, in the order of --contexts (sorted for --all-contexts).
 func (f *InputFlags) ScanAll(ctx context.Context, s Streams, paths []string, version string) ([]Scanned, error) {
 	o := scan.Options{Paths: paths, Stdin: s.In, Cloud: f.Cloud, ExtraEndpoints: f.Endpoints,
-		ConfigFile: f.Config, MaxDocumentBytes: f.MaxDocumentBytes, Version: version}
+		ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, MaxDocumentBytes: f.MaxDocumentBytes, Version: version}
 	if f.fs == nil || !f.Kube.live(f.fs) {
 		if len(paths) == 0 {
 			return nil, &ExitError{Code: ExitUsage, Err: errors.New("no input: give files, directories or - for stdin, or a cluster with -A, -n, --context or --kubeconfig")}

@@ -26,6 +26,16 @@ type File struct {
 	APIVersion   string        `yaml:"apiVersion"`
 	Kind         string        `yaml:"kind"`
 	Suppressions []Suppression `yaml:"suppressions"`
+	// NodeProfiles declare node metadata settings that no input states.
+	NodeProfiles []nodeProfile `yaml:"nodeProfiles"`
+}
+
+// Config is a validated configuration file.
+type Config struct {
+	Suppressions []rules.ConfigSuppression
+	// NodeProfiles are node settings declared in the file, each with the
+	// file and line of its values.
+	NodeProfiles []*model.NodeConfig
 }
 
 // Suppression is one entry of the suppressions list.
@@ -64,7 +74,7 @@ func (s *Suppression) UnmarshalYAML(n *yaml.Node) error {
 const maxConfigBytes = 1 << 20
 
 // Load reads and validates a configuration file.
-func Load(file string) ([]rules.ConfigSuppression, error) {
+func Load(file string) (*Config, error) {
 	b, err := ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -91,7 +101,7 @@ func ReadFile(file string) ([]byte, error) {
 }
 
 // Parse validates configuration bytes read from file.
-func Parse(file string, b []byte) ([]rules.ConfigSuppression, error) {
+func Parse(file string, b []byte) (*Config, error) {
 	d := yaml.NewDecoder(bytes.NewReader(b))
 	d.KnownFields(true)
 	var cfg File
@@ -122,5 +132,15 @@ func Parse(file string, b []byte) ([]rules.ConfigSuppression, error) {
 		out = append(out, rules.ConfigSuppression{Rule: s.Rule, Namespace: s.Namespace, Kind: s.Kind, Name: s.Name,
 			Reason: s.Reason, Source: model.Source{File: file, Line: s.line}})
 	}
-	return out, nil
+	res := &Config{Suppressions: out}
+	names := map[string]int{}
+	for _, p := range cfg.NodeProfiles {
+		inFile(p.cfg, file)
+		if first, dup := names[p.cfg.Name]; dup {
+			return nil, fmt.Errorf("%s: node profile %q is declared twice (first at line %d)", p.cfg.Source, p.cfg.Name, first)
+		}
+		names[p.cfg.Name] = p.cfg.Source.Line
+		res.NodeProfiles = append(res.NodeProfiles, p.cfg)
+	}
+	return res, nil
 }

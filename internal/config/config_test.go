@@ -79,7 +79,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if diff := cmp.Diff(got, tt.want); diff != "" {
+			if diff := cmp.Diff(got.Suppressions, tt.want); diff != "" {
 				t.Errorf("Parse (-got +want):\n%s", diff)
 			}
 		})
@@ -240,7 +240,7 @@ func TestLoad(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if diff := cmp.Diff(got, tt.want); diff != "" {
+			if diff := cmp.Diff(got.Suppressions, tt.want); diff != "" {
 				t.Errorf("Load (-got +want):\n%s", diff)
 			}
 		})
@@ -284,7 +284,7 @@ func TestLoadSizeLimit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
-			if len(got) != 1 || got[0].Rule != "IMDS-001" {
+			if len(got.Suppressions) != 1 || got.Suppressions[0].Rule != "IMDS-001" {
 				t.Errorf("Load = %+v, want the one IMDS-001 suppression", got)
 			}
 		})

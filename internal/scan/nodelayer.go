@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/imdsguard/imdsguard/internal/config"
 	"github.com/imdsguard/imdsguard/internal/endpoints"
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/nodesettings"
@@ -42,6 +43,8 @@ type nodeEntry struct {
 	// says why.
 	cfg  *model.NodeConfig
 	open string
+	// everyNode marks a setting declared for every node of its cloud.
+	everyNode bool
 }
 
 type decisionKey struct {
@@ -76,7 +79,10 @@ func newNodeLayer(inv *model.Inventory) *nodeLayer {
 	var entries []nodeEntry
 	var clouds []endpoints.Cloud
 	for _, c := range inv.NodeConfigs {
-		e := nodeEntry{name: c.Kind + " " + c.Name, facts: nodeFacts{labels: c.NodeLabels}}
+		// A node profile that names no labels is declared for every node
+		// of its cloud.
+		e := nodeEntry{name: c.Kind + " " + c.Name, facts: nodeFacts{labels: c.NodeLabels},
+			everyNode: c.Kind == config.NodeProfileKind && len(c.NodeLabels) == 0}
 		resolved, why := nodesettings.Resolve(c, inv.NodeConfigs)
 		switch {
 		case resolved == nil:
@@ -115,7 +121,7 @@ func (n *nodeLayer) checkCoverage(nodes []*model.Node) {
 
 func (n *nodeLayer) describes(cloud endpoints.Cloud, node *model.Node) bool {
 	for _, e := range n.byCloud[cloud] {
-		if !e.facts.complete && nodesettings.Describes(&model.NodeConfig{NodeLabels: e.facts.labels}, node) {
+		if !e.facts.complete && (e.everyNode || nodesettings.Describes(&model.NodeConfig{NodeLabels: e.facts.labels}, node)) {
 			return true
 		}
 	}

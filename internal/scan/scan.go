@@ -23,6 +23,9 @@ type Options struct {
 	// ExtraEndpoints are --endpoint values.
 	ExtraEndpoints []string
 	ConfigFile     string
+	// NodeProfiles are --node-profile values: node settings declared for
+	// every node of a cloud.
+	NodeProfiles []string
 	// MaxDocumentBytes bounds one YAML document; 0 means the loader default.
 	MaxDocumentBytes int64
 	Version          string
@@ -63,10 +66,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, &UsageError{err}
 	}
 	var cfg []rules.ConfigSuppression
+	var profiles []*model.NodeConfig
 	if o.ConfigFile != "" {
-		if cfg, err = config.Load(o.ConfigFile); err != nil {
+		c, err := config.Load(o.ConfigFile)
+		if err != nil {
 			return nil, &UsageError{err}
 		}
+		cfg, profiles = c.Suppressions, c.NodeProfiles
+	}
+	for _, s := range o.NodeProfiles {
+		p, err := config.ParseNodeProfileFlag(s)
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		profiles = append(profiles, p)
 	}
 	var loaded *manifest.Result
 	if o.Live != nil {
@@ -86,6 +99,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	inv := loaded.Inventory
+	inv.NodeConfigs = append(inv.NodeConfigs, profiles...)
 	clouds := cloudFor(inv)
 	targets := reach.Targets(eps(clouds))
 	reach.SortTargets(targets)
