@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/imdsguard/imdsguard/internal/synth"
 )
 
 // shared is reused by every check, as a loader reuses its parser.
@@ -261,4 +263,29 @@ func key(r *rand.Rand) string {
 
 func scalar(r *rand.Rand) string {
 	return scalars[r.IntN(len(scalars))]
+}
+
+// TestParseCoversSyntheticClusters guards the speed of a scan: every
+// document of the benchmarks' synthetic cluster must be read by the subset,
+// not handed to yaml.v3.
+func TestParseCoversSyntheticClusters(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := synth.Write(dir, synth.Spec{Namespaces: 20, WorkloadsPerNS: 10, PoliciesPerNS: 6, Seed: 3, NamespacesPerFile: 20}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range strings.Split(string(b), "\n---\n") {
+			if i > 0 {
+				d = "---\n" + d
+			}
+			if !check(t, d+"\n") {
+				t.Errorf("declined a synthetic document:\n%s", d)
+			}
+		}
+	}
 }
