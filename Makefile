@@ -22,6 +22,7 @@ demo:
 # differential test of the engine, and short runs of every fuzz target.
 test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
+	hack/netns-tools.sh
 	assets="$$(hack/controlplane.sh)" && hack/crds.sh >/dev/null && hack/gator.sh >/dev/null && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
 	hack/fuzz-smoke.sh 20000x
 

@@ -1,0 +1,264 @@
+// Package proxy is the `imdsguard proxy` command: the node metadata proxy,
+// normally a hostNetwork DaemonSet, with its nftables redirection.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
+	"github.com/imdsguard/imdsguard/internal/proxy/server"
+)
+
+// On-exit behaviours.
+const (
+	onExitKeepDrop = "keep-drop"
+	onExitRemove   = "remove"
+)
+
+type flags struct {
+	cloud         string
+	config        string
+	requireV2     bool
+	upstream      string
+	listen        string
+	metricsAddr   string
+	redirect      bool
+	podCIDRs      []string
+	podInterfaces []string
+	table         string
+	onExit        string
+	logFormat     string
+	verbosity     int
+}
+
+// redirector is what the command needs of package redirect.
+type redirector interface {
+	Drop() error
+	Redirect() error
+	Remove() error
+}
+
+// deps are the parts a test replaces.
+type deps struct {
+	newRedirector func(redirect.Config) (redirector, error)
+	// ready is called once the proxy serves behind the redirect.
+	ready func(addr net.Addr)
+}
+
+func realDeps() deps {
+	return deps{
+		newRedirector: func(c redirect.Config) (redirector, error) { return redirect.New(c) },
+		ready:         func(net.Addr) {},
+	}
+}
+
+// NewCommand returns the proxy command.
+func NewCommand(s cli.Streams) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "proxy [flags]",
+		Short: "Run the node metadata proxy: serve safe metadata paths to pods, refuse credentials",
+		Long: "Runs until stopped, normally as a hostNetwork DaemonSet. nftables rules send pod traffic for the " +
+			"metadata service (169.254.169.254:80 and [fd00:ec2::254]:80) to the proxy, which serves a short list " +
+			"of safe paths, refuses credentials, user-data and anything unknown, and logs and counts each refusal.\n\n" +
+			"The start fails closed: pod traffic for the metadata service is dropped first, the proxy listens, and " +
+			"only then a redirect replaces the drop. On exit the drop stays (--on-exit keep-drop) unless told to " +
+			"remove the rules. See docs/proxy.md.",
+		Example: "  imdsguard proxy --cloud aws --require-imdsv2 --pod-cidr 10.244.0.0/16\n" +
+			"  imdsguard proxy --config /etc/imdsguard/proxy.yaml --pod-interface 'cali*'",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), s, f, cmd.Flags().Changed("cloud"), realDeps())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.cloud, "cloud", string(proxy.FlavourAuto), "the metadata service's flavour: aws, gcp, azure, or auto (by path)")
+	fs.StringVar(&f.config, "config", "", "a ProxyConfig file: extra allowed paths, profiles pods may select (see docs/proxy.md)")
+	fs.BoolVar(&f.requireV2, "require-imdsv2", false, "refuse AWS reads without an IMDSv2 session token")
+	fs.StringVar(&f.upstream, "upstream", server.DefaultUpstream, "the metadata service to forward to")
+	fs.StringVar(&f.listen, "listen", ":8989", "the proxy's address; redirected traffic arrives on its port")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":9989", "address of /metrics and /readyz; 0 turns it off")
+	fs.BoolVar(&f.redirect, "redirect", true, "program nftables to send pod metadata traffic to the proxy")
+	fs.StringSliceVar(&f.podCIDRs, "pod-cidr", nil, "source ranges of pod traffic (repeatable)")
+	fs.StringSliceVar(&f.podInterfaces, "pod-interface", nil, "interfaces pod traffic arrives on; NAME* is a prefix (repeatable)")
+	fs.StringVar(&f.table, "nft-table", redirect.DefaultTable, "the nftables table (family inet) the proxy owns")
+	fs.StringVar(&f.onExit, "on-exit", onExitKeepDrop, "what the rules do after the proxy stops: keep-drop (pods get nothing) or remove")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
+	fs.IntVarP(&f.verbosity, "v", "v", 0, "log verbosity: 1 also logs requests allowed by a profile")
+	return cmd
+}
+
+func usage(format string, args ...any) error {
+	return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	cfg := &proxy.Config{ProfileAnnotation: proxy.DefaultProfileAnnotation}
+	if f.config != "" {
+		var err error
+		if cfg, err = proxy.LoadConfig(f.config); err != nil {
+			return &cli.ExitError{Code: cli.ExitInput, Err: err}
+		}
+	}
+	if cloudSet || f.config == "" {
+		fl, err := proxy.ParseFlavour(f.cloud)
+		if err != nil {
+			return usage("%w", err)
+		}
+		cfg.Flavour = fl
+	}
+	cfg.RequireIMDSv2 = cfg.RequireIMDSv2 || f.requireV2
+	policy, err := proxy.New(cfg.Options)
+	if err != nil {
+		return usage("%w", err)
+	}
+	up, err := url.Parse(f.upstream)
+	if err != nil || up.Scheme != "http" || up.Host == "" {
+		return usage("--upstream %q: want http://HOST[:PORT]", f.upstream)
+	}
+	if f.onExit != onExitKeepDrop && f.onExit != onExitRemove {
+		return usage("--on-exit %q: want keep-drop or remove", f.onExit)
+	}
+	logger, err := newLogger(s, f.logFormat, f.verbosity)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := server.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	var red redirector
+	if f.redirect {
+		if red, err = newRedirector(f, d); err != nil {
+			return err
+		}
+		// 1. Pods get nothing until the proxy is there.
+		if err := red.Drop(); err != nil {
+			return err
+		}
+		logger.Info("pod metadata traffic dropped", "table", f.table)
+	}
+	// 2. The proxy listens.
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s (pod metadata traffic stays dropped): %w", f.listen, err)
+	}
+	srv := server.NewServer(server.New(policy, server.WithUpstream(up), server.WithProfiles(cfg),
+		server.WithLogger(logger), server.WithMetrics(metrics)))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	// 3. The redirect replaces the drop.
+	var ready atomic.Bool
+	if red != nil {
+		if err := red.Redirect(); err != nil {
+			_ = srv.Close()
+			return errors.Join(err, red.Drop())
+		}
+	}
+	ready.Store(true)
+	logger.Info("proxy ready", "listen", ln.Addr().String(), "upstream", up.String(), "cloud", string(cfg.Flavour),
+		"requireIMDSv2", cfg.RequireIMDSv2, "redirect", f.redirect)
+	d.ready(ln.Addr())
+	stopMetrics := serveMetrics(f.metricsAddr, reg, &ready, logger)
+	defer stopMetrics()
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	ready.Store(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if red != nil {
+		if f.onExit == onExitRemove {
+			err = errors.Join(err, red.Remove())
+		} else {
+			err = errors.Join(err, red.Drop())
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	logger.Info("proxy stopped", "onExit", f.onExit)
+	return err
+}
+
+func newRedirector(f *flags, d deps) (redirector, error) {
+	_, portStr, err := net.SplitHostPort(f.listen)
+	port, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil || port == 0 {
+		return nil, usage("--listen %q: redirection needs a fixed port", f.listen)
+	}
+	c := redirect.Config{PodInterfaces: f.podInterfaces, ProxyPort: uint16(port), Table: f.table}
+	for _, s := range f.podCIDRs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, usage("--pod-cidr %q: %w", s, err)
+		}
+		c.PodCIDRs = append(c.PodCIDRs, p)
+	}
+	r, err := d.newRedirector(c)
+	if err != nil {
+		return nil, usage("%w", err)
+	}
+	return r, nil
+}
+
+func serveMetrics(addr string, reg *prometheus.Registry, ready *atomic.Bool, logger logr.Logger) func() {
+	if addr == "0" || addr == "" {
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(err, "metrics server")
+		}
+	}()
+	return func() { _ = srv.Close() }
+}
+
+func newLogger(s cli.Streams, format string, verbosity int) (logr.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.Level(-verbosity)}
+	switch format {
+	case "json":
+		return logr.FromSlogHandler(slog.NewJSONHandler(s.ErrOut, opts)), nil
+	case "text":
+		return logr.FromSlogHandler(slog.NewTextHandler(s.ErrOut, opts)), nil
+	}
+	return logr.Logger{}, usage("--log-format %q: want json or text", format)
+}

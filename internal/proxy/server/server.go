@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/imdsguard/imdsguard/internal/proxy"
+)
+
+// The refusal response: a 403 with these headers and a body that names the
+// rule, so that a probe (and a person with curl) can tell "refused by the
+// imdsguard proxy" from a refusal by the metadata service.
+const (
+	MarkerHeader  = "X-Imdsguard-Proxy"
+	RuleHeader    = "X-Imdsguard-Rule"
+	MarkerRefused = "refused"
+	// MarkerUpstream marks a 502: allowed, but the service did not answer.
+	MarkerUpstream = "upstream-error"
+)
+
+// RefusedBy reports whether a response is the proxy's refusal, and by which
+// rule.
+func RefusedBy(resp *http.Response) (proxy.Rule, bool) {
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get(MarkerHeader) != MarkerRefused {
+		return "", false
+	}
+	return proxy.Rule(resp.Header.Get(RuleHeader)), true
+}
+
+// DefaultUpstream is the real metadata service.
+const DefaultUpstream = "http://169.254.169.254"
+
+// forwardedHeaders are the only request headers passed on: those the
+// metadata services read. Nothing else the pod sends reaches them.
+var forwardedHeaders = []string{"Metadata-Flavor", "Metadata", "X-Aws-Ec2-Metadata-Token", "X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "Accept", "User-Agent"}
+
+// hopHeaders are not copied back from the service.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithUpstream sets the metadata service to forward to (tests point it at
+// a loopback fake).
+func WithUpstream(u *url.URL) Option { return func(h *Handler) { h.upstream = u } }
+
+// WithPods sets how source addresses are turned into pods.
+func WithPods(p Pods) Option { return func(h *Handler) { h.pods = p } }
+
+// WithProfiles sets the config whose profiles pods and namespaces select.
+func WithProfiles(c *proxy.Config) Option { return func(h *Handler) { h.profiles = c } }
+
+// WithLogger sets where refusal events go (default: nowhere).
+func WithLogger(l logr.Logger) Option { return func(h *Handler) { h.log = l } }
+
+// WithMetrics sets the metrics to count in (default: none).
+func WithMetrics(m *Metrics) Option { return func(h *Handler) { h.metrics = m } }
+
+// WithTransport sets the transport to the service.
+func WithTransport(rt http.RoundTripper) Option { return func(h *Handler) { h.transport = rt } }
+
+// Handler is the proxy's http.Handler.
+type Handler struct {
+	policy    *proxy.Policy
+	upstream  *url.URL
+	pods      Pods
+	profiles  *proxy.Config
+	log       logr.Logger
+	metrics   *Metrics
+	transport http.RoundTripper
+}
+
+// New builds a Handler for a policy. All defaults are set here.
+func New(p *proxy.Policy, opts ...Option) *Handler {
+	u, _ := url.Parse(DefaultUpstream)
+	h := &Handler{policy: p, upstream: u, pods: noPods, log: logr.Discard(), transport: newTransport()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// newTransport talks to one host: no proxy from the environment, no
+// compression games, bounded waits. GCP's wait_for_change can hold a
+// request open, hence the long header timeout.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       60 * time.Second,
+		ResponseHeaderTimeout: 70 * time.Second,
+		DisableCompression:    true,
+	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pod, known := h.pod(r.RemoteAddr)
+	var allowance proxy.Allowance
+	note := ""
+	if known && h.profiles != nil {
+		allowance, note = h.profiles.Allowance(pod.Namespace, pod.Annotations, pod.NamespaceAnnotations)
+	}
+	d := h.policy.Decide(proxy.FromHTTP(r), allowance)
+	if h.metrics != nil {
+		h.metrics.Requests.WithLabelValues(string(d.Cloud), string(d.Rule)).Inc()
+	}
+	if !d.Allowed {
+		h.refuse(w, r, pod, d, allowance.Profile, note)
+		return
+	}
+	if d.Rule == proxy.RuleGranted {
+		h.log.V(1).Info("metadata request allowed by profile", "pod", pod.Name, "namespace", pod.Namespace, "profile", allowance.Profile, "path", d.Target.Path)
+	}
+	h.forward(w, r, d)
+}
+
+func (h *Handler) pod(remote string) (Pod, bool) {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return Pod{}, false
+	}
+	return h.pods.PodByIP(ap.Addr().Unmap())
+}
+
+// maxLoggedTarget bounds what an attacker can write into the log.
+const maxLoggedTarget = 256
+
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, pod Pod, d proxy.Decision, profile, note string) {
+	if h.metrics != nil {
+		h.metrics.Refusals.WithLabelValues(string(d.Rule), pod.Namespace).Inc()
+	}
+	target := r.RequestURI
+	if len(target) > maxLoggedTarget {
+		target = target[:maxLoggedTarget] + "..."
+	}
+	kv := []any{"event", "metadata-request-refused", "pod", pod.Name, "namespace", pod.Namespace, "path", target,
+		"rule", string(d.Rule), "detail", d.Detail, "method", r.Method, "source", r.RemoteAddr}
+	if d.Cloud != "" {
+		kv = append(kv, "cloud", string(d.Cloud))
+	}
+	if profile != "" {
+		kv = append(kv, "profile", profile)
+	}
+	if note != "" {
+		kv = append(kv, "profileNote", note)
+	}
+	h.log.Info("refused metadata request", kv...)
+	w.Header().Set(MarkerHeader, MarkerRefused)
+	w.Header().Set(RuleHeader, string(d.Rule))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	if r.Method != http.MethodHead {
+		fmt.Fprintf(w, "imdsguard-proxy: refused by rule %s\n", d.Rule)
+	}
+}
+
+// forward sends the canonical request upstream and copies the answer back.
+// It does not follow redirects: a 3xx goes back to the pod as it came, and
+// whatever the pod asks next is decided again.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d proxy.Decision) {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, h.upstream.Scheme+"://"+h.upstream.Host+d.Target.RequestURI(), nil)
+	if err != nil {
+		h.upstreamError(w, err)
+		return
+	}
+	for _, k := range forwardedHeaders {
+		if vs := r.Header.Values(k); len(vs) > 0 {
+			out.Header[k] = vs
+		}
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil // no Go default either
+	}
+	resp, err := h.transport.RoundTrip(out)
+	if err != nil {
+		h.upstreamError(w, err)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	for _, k := range hopHeaders {
+		w.Header().Del(k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body) // the body is the pod's business: never read, never logged
+}
+
+func (h *Handler) upstreamError(w http.ResponseWriter, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if h.metrics != nil {
+		h.metrics.UpstreamErrors.Inc()
+	}
+	h.log.Error(err, "metadata service did not answer")
+	w.Header().Set(MarkerHeader, MarkerUpstream)
+	http.Error(w, "imdsguard-proxy: metadata service did not answer", http.StatusBadGateway)
+}
+
+// NewServer wraps a handler in an http.Server with the limits the policy
+// relies on: small headers, short reads.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       90 * time.Second,
+	}
+}
