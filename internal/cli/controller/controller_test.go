@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
@@ -96,7 +77,7 @@ func TestRunsAgainstAPIServer(t *testing.T) {
 	hookHost, hookPort, _ := net.SplitHostPort(hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var errOut syncBuffer
+	var errOut testenv.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- app.Run(ctx, cli.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &errOut}, []string{
