@@ -43,6 +43,10 @@ type Gap struct {
 	Object model.ObjectRef
 	Source model.Source
 	Why    string
+	// HostNetwork marks a workload on the host network, which no
+	// NetworkPolicy can close: an expected gap, closed by admission and
+	// node settings instead.
+	HostNetwork bool
 }
 
 // DenyAddresses returns the distinct metadata addresses of the targets,
@@ -104,7 +108,7 @@ func Build(in Input, o Options, include map[Group]bool) (*Set, error) {
 		}
 		for _, wr := range workloadsByNS[name] {
 			if wr.Workload.HostNetwork() {
-				set.Open = append(set.Open, Gap{Object: wr.Workload.Ref, Source: wr.Workload.Source,
+				set.Open = append(set.Open, Gap{Object: wr.Workload.Ref, Source: wr.Workload.Source, HostNetwork: true,
 					Why: "uses the host network, which NetworkPolicy does not govern: the admission policy rejects it from now on, and the node settings decide what it obtains"})
 			}
 		}

@@ -37,7 +37,7 @@ type Proof struct {
 // closed, nothing was loosened and no node-local service was cut off.
 func (p *Proof) OK() bool {
 	for _, g := range p.Open {
-		if !strings.HasPrefix(g.Why, hostNetworkWhy) {
+		if !g.HostNetwork {
 			return false
 		}
 	}
@@ -100,12 +100,10 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 		}
 		if open == "" {
 			p.Closed++
+		} else if podOpen := podNetworkOpen(wr, targets); podOpen != "" {
+			p.Open = append(p.Open, Gap{Object: w.Ref, Source: w.Source, Why: podOpen})
 		} else {
-			why := open
-			if w.HostNetwork() {
-				why = hostNetworkWhy + "; " + open
-			}
-			p.Open = append(p.Open, Gap{Object: w.Ref, Source: w.Source, Why: why})
+			p.Open = append(p.Open, Gap{Object: w.Ref, Source: w.Source, Why: hostNetworkWhy + "; " + open, HostNetwork: true})
 		}
 		for t := range w.Templates {
 			was := refs(before.Workloads[i].TemplatePolicies[t])
@@ -119,6 +117,23 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 		}
 	}
 	return p, nil
+}
+
+// podNetworkOpen says what a pod-network shape of the workload still
+// reaches, or "" when only its hostNetwork shapes reach anything (a
+// workload folded from pods may have both).
+func podNetworkOpen(wr *reach.WorkloadResult, targets []reach.Target) string {
+	for t, tp := range wr.Workload.Templates {
+		if tp.HostNetwork {
+			continue
+		}
+		for ti, tg := range targets {
+			if r := wr.PerTemplate[t][ti]; !tg.KeepOpen() && r.Verdict != reach.Blocked {
+				return fmt.Sprintf("%s %s: %s", tg, r.Verdict, reason(r))
+			}
+		}
+	}
+	return ""
 }
 
 // overlay returns a shallow copy of inv with policies added, each replacing

@@ -82,7 +82,7 @@ func FromReport(doc *report.Document, o Options, include map[Group]bool, origina
 		isolated, open := 0, []string{}
 		for _, w := range byNS[ns] {
 			if w.HostNetwork {
-				set.Open = append(set.Open, Gap{Object: w.Object, Source: w.Source, Why: hostNetworkWhy + ", which NetworkPolicy does not govern"})
+				set.Open = append(set.Open, Gap{Object: w.Object, Source: w.Source, HostNetwork: true, Why: hostNetworkWhy + ", which NetworkPolicy does not govern"})
 				continue
 			}
 			if len(w.Policies) > 0 {
