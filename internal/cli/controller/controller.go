@@ -6,15 +6,11 @@ package controller
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -94,14 +90,14 @@ func run(cmd *cobra.Command, s cli.Streams, f *flags) error {
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
-	logger, err := newLogger(s, f.logFormat, f.logLevel)
+	logger, err := cli.NewLogger(s, f.logFormat, f.logLevel)
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)
 	opts.Logger = logger
-	opts.Config, err = restConfig(f.kubeconfig, f.context)
+	opts.Config, err = cli.RESTConfig(f.kubeconfig, f.context)
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	}
@@ -185,39 +181,4 @@ func parseClouds(values []string) ([]endpoints.Cloud, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// restConfig loads the kubeconfig the way kubectl does, falling back to
-// the in-cluster config.
-func restConfig(kubeconfig, context string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		if clientcmd.IsEmptyConfig(err) {
-			return nil, errors.New("no kubeconfig found and not running in a cluster (set --kubeconfig or KUBECONFIG)")
-		}
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	return cfg, nil
-}
-
-// newLogger writes structured logs to the command's stderr.
-func newLogger(s cli.Streams, format, level string) (logr.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return logr.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	ho := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler
-	switch format {
-	case "json":
-		h = slog.NewJSONHandler(s.ErrOut, ho)
-	case "text":
-		h = slog.NewTextHandler(s.ErrOut, ho)
-	default:
-		return logr.Logger{}, fmt.Errorf("--log-format %q: want json or text", format)
-	}
-	return logr.FromSlogHandler(h), nil
 }

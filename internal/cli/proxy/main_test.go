@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
 // childEnv makes the test binary run the proxy command instead of the
@@ -26,5 +27,5 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	testenv.Main(m)
 }

@@ -72,7 +72,7 @@ func TestStartOrderFailsClosed(t *testing.T) {
 				ready: func(net.Addr) { cancel() },
 			}
 			f := &flags{cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
-				podCIDRs: []string{"10.244.0.0/16"}, table: "t", onExit: tc.onExit, logFormat: "json"}
+				podCIDRs: []string{"10.244.0.0/16"}, table: "t", onExit: tc.onExit, logFormat: "json", logLevel: "info"}
 			var errOut bytes.Buffer
 			if err := run(ctx, cli.Streams{Out: &bytes.Buffer{}, ErrOut: &errOut}, f, true, d); err != nil {
 				t.Fatal(err)
@@ -95,7 +95,7 @@ func TestListenFailureKeepsDrop(t *testing.T) {
 	rec := &recorder{addr: "127.0.0.1:1"}
 	d := deps{newRedirector: func(redirect.Config) (redirector, error) { return rec, nil }, ready: func(net.Addr) {}}
 	f := &flags{cloud: "aws", upstream: "http://127.0.0.1:1", listen: ln.Addr().String(), metricsAddr: "0", redirect: true,
-		podInterfaces: []string{"veth*"}, onExit: onExitKeepDrop, logFormat: "json"}
+		podInterfaces: []string{"veth*"}, onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
 	err = run(context.Background(), cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
 	if err == nil || !strings.Contains(err.Error(), "stays dropped") {
 		t.Fatalf("err = %v", err)

@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"os/signal"
 	"strconv"
 	"sync/atomic"
@@ -22,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/proxy/pods"
 	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
 	"github.com/imdsguard/imdsguard/internal/proxy/server"
 )
@@ -48,7 +50,10 @@ type flags struct {
 	table         string
 	onExit        string
 	logFormat     string
-	verbosity     int
+	logLevel      string
+	nodeName      string
+	kubeconfig    string
+	context       string
 }
 
 // redirector is what the command needs of package redirect.
@@ -63,12 +68,21 @@ type deps struct {
 	newRedirector func(redirect.Config) (redirector, error)
 	// ready is called once the proxy serves behind the redirect.
 	ready func(addr net.Addr)
+	// clientset connects to the cluster.
+	clientset func(*flags) (kubernetes.Interface, error)
 }
 
 func realDeps() deps {
 	return deps{
 		newRedirector: func(c redirect.Config) (redirector, error) { return redirect.New(c) },
 		ready:         func(net.Addr) {},
+		clientset: func(f *flags) (kubernetes.Interface, error) {
+			rc, err := cli.RESTConfig(f.kubeconfig, f.context)
+			if err != nil {
+				return nil, err
+			}
+			return kubernetes.NewForConfig(rc)
+		},
 	}
 }
 
@@ -85,7 +99,8 @@ func NewCommand(s cli.Streams) *cobra.Command {
 			"only then a redirect replaces the drop. On exit the drop stays (--on-exit keep-drop) unless told to " +
 			"remove the rules. See docs/proxy.md.",
 		Example: "  imdsguard proxy --cloud aws --require-imdsv2 --pod-cidr 10.244.0.0/16\n" +
-			"  imdsguard proxy --config /etc/imdsguard/proxy.yaml --pod-interface 'cali*'",
+			"  imdsguard proxy --config /etc/imdsguard/proxy.yaml --pod-interface 'cali*'\n" +
+			"  imdsguard proxy --cloud gcp --node-name \"$NODE_NAME\"   # pod CIDRs from the Node, pods watched",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), s, f, cmd.Flags().Changed("cloud"), realDeps())
@@ -103,8 +118,11 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	fs.StringSliceVar(&f.podInterfaces, "pod-interface", nil, "interfaces pod traffic arrives on; NAME* is a prefix (repeatable)")
 	fs.StringVar(&f.table, "nft-table", redirect.DefaultTable, "the nftables table (family inet) the proxy owns")
 	fs.StringVar(&f.onExit, "on-exit", onExitKeepDrop, "what the rules do after the proxy stops: keep-drop (pods get nothing) or remove")
+	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node (default $NODE_NAME): its pods are watched to name the pod behind each request and apply profiles; its pod CIDRs are used when neither --pod-cidr nor --pod-interface is given. Empty: no cluster access, every request gets the default policy")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the in-cluster config, else $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&f.context, "context", "", "the kubeconfig context to use")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
-	fs.IntVarP(&f.verbosity, "v", "v", 0, "log verbosity: 1 also logs requests allowed by a profile")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug (also logs requests allowed by a profile), info, warn or error")
 	return cmd
 }
 
@@ -141,9 +159,25 @@ func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) er
 	if f.onExit != onExitKeepDrop && f.onExit != onExitRemove {
 		return usage("--on-exit %q: want keep-drop or remove", f.onExit)
 	}
-	logger, err := newLogger(s, f.logFormat, f.verbosity)
+	logger, err := cli.NewLogger(s, f.logFormat, f.logLevel)
 	if err != nil {
-		return err
+		return usage("%w", err)
+	}
+	var cs kubernetes.Interface
+	if f.nodeName != "" {
+		if cs, err = d.clientset(f); err != nil {
+			return err
+		}
+		if f.redirect && len(f.podCIDRs) == 0 && len(f.podInterfaces) == 0 {
+			cidrs, err := pods.PodCIDRs(ctx, cs, f.nodeName)
+			if err != nil {
+				return err
+			}
+			for _, c := range cidrs {
+				f.podCIDRs = append(f.podCIDRs, c.String())
+			}
+			logger.Info("pod CIDRs from the node", "node", f.nodeName, "cidrs", f.podCIDRs)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -162,12 +196,21 @@ func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) er
 		}
 		logger.Info("pod metadata traffic dropped", "table", f.table)
 	}
+	podIndex := server.Pods(server.PodsFunc(func(netip.Addr) (server.Pod, bool) { return server.Pod{}, false }))
+	if cs != nil {
+		// The informers stop with ctx: when the command returns.
+		x, err := pods.Watch(ctx, cs, f.nodeName)
+		if err != nil {
+			return fmt.Errorf("watching the pods of node %q (pod metadata traffic stays dropped): %w", f.nodeName, err)
+		}
+		podIndex = x
+	}
 	// 2. The proxy listens.
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s (pod metadata traffic stays dropped): %w", f.listen, err)
 	}
-	srv := server.NewServer(server.New(policy, server.WithUpstream(up), server.WithProfiles(cfg),
+	srv := server.NewServer(server.New(policy, server.WithUpstream(up), server.WithProfiles(cfg), server.WithPods(podIndex),
 		server.WithLogger(logger), server.WithMetrics(metrics)))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -250,15 +293,4 @@ func serveMetrics(addr string, reg *prometheus.Registry, ready *atomic.Bool, log
 		}
 	}()
 	return func() { _ = srv.Close() }
-}
-
-func newLogger(s cli.Streams, format string, verbosity int) (logr.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.Level(-verbosity)}
-	switch format {
-	case "json":
-		return logr.FromSlogHandler(slog.NewJSONHandler(s.ErrOut, opts)), nil
-	case "text":
-		return logr.FromSlogHandler(slog.NewTextHandler(s.ErrOut, opts)), nil
-	}
-	return logr.Logger{}, usage("--log-format %q: want json or text", format)
 }
