@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,23 +20,6 @@ import (
 	"github.com/imdsguard/imdsguard/internal/proxy"
 	"github.com/imdsguard/imdsguard/internal/testenv"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestCommandWithCluster runs the command against a real API server: the
 // pod behind 127.0.0.1 (its status says so) selects a profile by
@@ -85,7 +66,7 @@ profiles:
 	d.ready = func(a net.Addr) { addr <- a }
 	f := &flags{config: cfgFile, upstream: fake.URL, listen: "127.0.0.1:0", metricsAddr: "0", redirect: false,
 		onExit: onExitKeepDrop, logFormat: "json", logLevel: "info", nodeName: "node-p", kubeconfig: testenv.Kubeconfig(t, env.Config)}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cli.Streams{Out: io.Discard, ErrOut: logs}, f, false, d) }()
 	var proxyAddr net.Addr

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -22,32 +21,15 @@ import (
 	"github.com/imdsguard/imdsguard/internal/endpoints"
 	"github.com/imdsguard/imdsguard/internal/fakeimds"
 	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/testenv"
 )
-
-// syncBuffer is a log sink the server's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // rig is a fake metadata service and the proxy in front of it, both on
 // loopback.
 type rig struct {
 	fake    *fakeimds.Server
 	proxy   string // host:port of the proxy
-	log     *syncBuffer
+	log     *testenv.Buffer
 	metrics *Metrics
 }
 
@@ -61,7 +43,7 @@ func startRig(t *testing.T, cloud endpoints.Cloud, fo fakeimds.Options, po proxy
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &testenv.Buffer{}
 	m, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
