@@ -65,5 +65,6 @@ func NewCommand(s cli.Streams) *cobra.Command {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	})
 	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), controller.NewCommand(s), proxy.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
+	cli.RegisterCompletions(root)
 	return root
 }

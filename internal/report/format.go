@@ -14,10 +14,12 @@ const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
 	FormatSARIF Format = "sarif"
+	// FormatMarkdown is a compact summary for a pull-request comment.
+	FormatMarkdown Format = "markdown"
 )
 
 // Formats returns every format, the default first.
-func Formats() []Format { return []Format{FormatTable, FormatJSON, FormatSARIF} }
+func Formats() []Format { return []Format{FormatTable, FormatJSON, FormatSARIF, FormatMarkdown} }
 
 // ParseFormat parses a --format value, case-insensitively. The empty string
 // is the default, table.
@@ -60,6 +62,8 @@ func Render(w io.Writer, d *Document, f Format, o Options) error {
 		err = renderJSON(w, d)
 	case FormatSARIF:
 		err = renderSARIF(w, d)
+	case FormatMarkdown:
+		err = renderMarkdown(w, d, "")
 	default:
 		return fmt.Errorf("rendering: unknown format %q", f)
 	}
@@ -97,6 +101,12 @@ func RenderClusters(w io.Writer, docs []ClusterDocument, f Format, o Options) er
 		err = renderJSONClusters(w, docs)
 	case FormatSARIF:
 		err = renderSARIFRuns(w, docs)
+	case FormatMarkdown:
+		for _, cd := range docs {
+			if err = renderMarkdown(w, cd.Document, "cluster "+cd.Cluster); err != nil {
+				break
+			}
+		}
 	default:
 		return fmt.Errorf("rendering: unknown format %q", f)
 	}

@@ -38,6 +38,8 @@ func TestRenderGolden(t *testing.T) {
 		{"empty-table", emptyDocument, FormatTable, Options{}},
 		{"empty-json", emptyDocument, FormatJSON, Options{}},
 		{"empty-sarif", emptyDocument, FormatSARIF, Options{}},
+		{"markdown", fixtureDocument, FormatMarkdown, Options{}},
+		{"empty-markdown", emptyDocument, FormatMarkdown, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +151,7 @@ func TestParseFormat(t *testing.T) {
 		{"table", FormatTable, ""},
 		{"JSON", FormatJSON, ""},
 		{"sarif", FormatSARIF, ""},
-		{"yaml", "", `unknown format "yaml" (want one of table, json, sarif)`},
+		{"yaml", "", `unknown format "yaml" (want one of table, json, sarif, markdown)`},
 	}
 	for _, tt := range tests {
 		got, err := ParseFormat(tt.in)
