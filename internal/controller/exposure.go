@@ -29,7 +29,9 @@ var exposureCauses = []string{causeHostNetwork, causeReopened, causeUnprotected}
 // unioned). A workload is a pod's controller (a Deployment for the
 // ReplicaSets it owns), or the pod itself; it counts once, under the first
 // cause found of host_network, reopened, unprotected.
-func exposure(pods []corev1.Pod, policies []*model.NetworkPolicy, opens map[*model.NetworkPolicy]bool) map[string]int {
+// With clusterWide an AdminNetworkPolicy denies metadata ahead of every
+// NetworkPolicy, so only host_network counts.
+func exposure(pods []corev1.Pod, policies []*model.NetworkPolicy, opens map[*model.NetworkPolicy]bool, clusterWide bool) map[string]int {
 	rank := map[string]int{}
 	for i := range pods {
 		p := &pods[i]
@@ -37,6 +39,9 @@ func exposure(pods []corev1.Pod, policies []*model.NetworkPolicy, opens map[*mod
 			continue
 		}
 		cause := podExposure(p, policies, opens)
+		if clusterWide && cause != causeHostNetwork {
+			cause = ""
+		}
 		if cause == "" {
 			continue
 		}

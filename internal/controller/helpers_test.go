@@ -24,13 +24,23 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // test ends, with a registry of its own so that metrics start at zero.
 func startController(t *testing.T, env *testenv.Env, mode protection.Mode) *controller.Metrics {
 	t.Helper()
+	return startWith(t, env, mode, nil)
+}
+
+// startWith is startController with a chance to change the options.
+func startWith(t *testing.T, env *testenv.Env, mode protection.Mode, change func(*controller.Options)) *controller.Metrics {
+	t.Helper()
 	policy := protection.ForClouds(mode, nil, nil, []string{"kube-system"})
-	mgr, metrics, err := controller.New(controller.Options{
+	o := controller.Options{
 		Config:      env.Config,
 		Policy:      policy,
 		MetricsAddr: "0",
 		Registerer:  prometheus.NewRegistry(),
-	})
+	}
+	if change != nil {
+		change(&o)
+	}
+	mgr, metrics, err := controller.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

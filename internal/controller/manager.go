@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -66,7 +67,19 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Webhook, when set, serves the validating admission webhook.
 	Webhook *WebhookOptions
+	// ClusterPolicy chooses how namespaces are protected: ClusterPolicyNone
+	// (per-namespace NetworkPolicies, the default), ClusterPolicyANP (one
+	// AdminNetworkPolicy) or ClusterPolicyAuto (the AdminNetworkPolicy when
+	// the API server serves its kind, at start).
+	ClusterPolicy string
 }
+
+// Values of Options.ClusterPolicy.
+const (
+	ClusterPolicyNone = "none"
+	ClusterPolicyANP  = "anp"
+	ClusterPolicyAuto = "auto"
+)
 
 // WebhookOptions configure the admission webhook server.
 type WebhookOptions struct {
@@ -159,8 +172,17 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 		Policy:   &policy,
 		Metrics:  metrics,
 	}
+	if r.ClusterWide, err = clusterWide(mgr, o.ClusterPolicy); err != nil {
+		return nil, nil, err
+	}
 	if err := r.SetupWithManager(mgr, o.Concurrency); err != nil {
 		return nil, nil, err
+	}
+	if r.ClusterWide {
+		cr := &ClusterReconciler{Client: mgr.GetClient(), Recorder: r.Recorder, Policy: &policy, Metrics: metrics}
+		if err := cr.SetupWithManager(mgr); err != nil {
+			return nil, nil, err
+		}
 	}
 	ready := map[string]healthz.Checker{"cache": cacheSynced(mgr)}
 	if o.Webhook != nil {
@@ -211,6 +233,26 @@ func (r *NamespaceReconciler) SetupWithManager(mgr manager.Manager, concurrency 
 		return fmt.Errorf("setting up the namespace controller: %w", err)
 	}
 	return nil
+}
+
+// clusterWide resolves Options.ClusterPolicy.
+func clusterWide(mgr manager.Manager, choice string) (bool, error) {
+	switch choice {
+	case "", ClusterPolicyNone:
+		return false, nil
+	case ClusterPolicyANP:
+		return true, nil
+	case ClusterPolicyAuto:
+		_, err := mgr.GetRESTMapper().RESTMapping(ANPKind.GroupKind(), ANPKind.Version)
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("looking for the AdminNetworkPolicy API: %w", err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown cluster policy %q (want none, anp or auto)", choice)
 }
 
 // cacheSynced is ready once the informers have synced.

@@ -43,6 +43,11 @@ type NamespaceReconciler struct {
 	Recorder events.EventRecorder
 	Policy   *protection.Policy
 	Metrics  *Metrics
+	// ClusterWide means an AdminNetworkPolicy (ClusterReconciler) protects
+	// the namespaces: per-namespace policies are removed, NetworkPolicies
+	// cannot re-open metadata past it, and only hostNetwork pods are
+	// exposed.
+	ClusterWide bool
 
 	mu     sync.Mutex
 	memory map[string]*namespaceMemory
@@ -146,6 +151,15 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 		r.setExposure(ns.Name, nil)
 		return ctrl.Result{}, r.removeAll(ctx, mem, managed)
 	}
+	if r.ClusterWide {
+		r.report(ns, mem, nil)
+		r.count(mem, metricState(class, true))
+		if err := r.expose(ctx, ns.Name, nil, nil, nil); err != nil {
+			return ctrl.Result{}, err
+		}
+		_, res, err := r.sync(ctx, mem, nil, managed)
+		return res, err
+	}
 	converted := r.convert(others)
 	opens := r.report(ns, mem, converted)
 	if err := r.expose(ctx, ns.Name, converted, managed, opens); err != nil {
@@ -176,7 +190,7 @@ func (r *NamespaceReconciler) expose(ctx context.Context, ns string, others []*m
 		m, _ := kube.ConvertNetworkPolicy(np, model.Source{Cluster: "in-cluster"})
 		policies = append(policies, m)
 	}
-	r.setExposure(ns, exposure(pods.Items, policies, opens))
+	r.setExposure(ns, exposure(pods.Items, policies, opens, r.ClusterWide))
 	return nil
 }
 

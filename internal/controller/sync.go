@@ -173,8 +173,11 @@ func (r *NamespaceReconciler) remove(ctx context.Context, mem *namespaceMemory, 
 const SpecHashAnnotation = "imdsguard.io/spec-hash"
 
 // specHash hashes a spec's JSON form.
-func specHash(spec *networkingv1.NetworkPolicySpec) string {
-	b, err := json.Marshal(spec)
+func specHash(spec *networkingv1.NetworkPolicySpec) string { return hashJSON(spec) }
+
+// hashJSON hashes a value's JSON form (map keys sorted).
+func hashJSON(v any) string {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return ""
 	}

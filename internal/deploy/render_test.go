@@ -112,7 +112,7 @@ func TestChartDryRun(t *testing.T) {
 	ensureNamespace(t, env, namespace)
 	for _, set := range [][]string{
 		nil,
-		{"mode=audit", "webhook.enabled=false", "defaultDeny=true", "podDisruptionBudget.enabled=false"},
+		{"mode=audit", "webhook.enabled=false", "defaultDeny=true", "podDisruptionBudget.enabled=false", "clusterPolicy=anp"},
 		{"clouds={aws,gcp}", "extraEndpoints={10.0.0.254:80/TCP}", "webhook.failurePolicy=Ignore", "exemptNamespaces={kube-system,monitoring}"},
 	} {
 		t.Run(fmtSet(set), func(t *testing.T) {

@@ -39,6 +39,7 @@ type flags struct {
 	leaderElectionID    string
 	concurrency         int
 	logFormat, logLevel string
+	clusterPolicy       string
 	webhook             webhookFlags
 }
 
@@ -79,6 +80,7 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "namespace of the Lease (default: --namespace)")
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", ctl.DefaultLeaderElectionID, "name of the Lease")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "namespaces reconciled at once")
+	fs.StringVar(&f.clusterPolicy, "cluster-policy", ctl.ClusterPolicyNone, "none (a NetworkPolicy per namespace), anp (one AdminNetworkPolicy instead; the CNI must enforce it), or auto (anp when the API serves AdminNetworkPolicies at start)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.webhook.add(cmd)
@@ -158,6 +160,12 @@ func (f *flags) options() (ctl.Options, error) {
 		LeaderElectionNamespace: leNS,
 		LeaderElectionID:        f.leaderElectionID,
 		Concurrency:             f.concurrency,
+		ClusterPolicy:           f.clusterPolicy,
+	}
+	switch f.clusterPolicy {
+	case ctl.ClusterPolicyNone, ctl.ClusterPolicyANP, ctl.ClusterPolicyAuto:
+	default:
+		return ctl.Options{}, fmt.Errorf("--cluster-policy %q: want none, anp or auto", f.clusterPolicy)
 	}
 	if o.Webhook, err = f.webhook.options(f.namespace); err != nil {
 		return ctl.Options{}, err

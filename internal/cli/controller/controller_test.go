@@ -38,6 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		{"leader election without namespace", []string{"--namespace", "", "--leader-elect"}, "--leader-elect needs --namespace"},
 		{"bad log format", []string{"--leader-elect=false", "--log-format", "xml"}, "--log-format"},
 		{"arguments", []string{"extra"}, "unknown command"},
+		{"unknown cluster policy", []string{"--leader-elect=false", "--cluster-policy", "cilium"}, "--cluster-policy"},
 		{"webhook port out of range", []string{"--leader-elect=false", "--webhook-port", "70000"}, "out of range"},
 		{"self-signed webhook without namespace", []string{"--namespace", "", "--leader-elect=false", "--webhook-port", "9443"}, "needs --namespace"},
 	}
