@@ -14,11 +14,13 @@ import (
 // InputFlags are the flags that choose what to read and which endpoints to
 // answer for.
 type InputFlags struct {
-	Cloud            string
-	Endpoints        []string
-	Config           string
-	NodeProfiles     []string
-	KeepGoing        bool
+	Cloud        string
+	Endpoints    []string
+	Config       string
+	NodeProfiles []string
+	KeepGoing    bool
+	// Quiet turns off progress on a terminal.
+	Quiet            bool
 	MaxDocumentBytes int64
 	// Kube chooses a live cluster instead of files.
 	Kube KubeFlags
@@ -31,6 +33,7 @@ func (f *InputFlags) Add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Endpoints, "endpoint", nil, "extra metadata endpoint [NAME=]ADDR:PORT[/PROTO] (repeatable)")
 	fs.StringVar(&f.Config, "config", "", "configuration file (kind ScanConfig) with suppressions and node profiles")
 	fs.StringArrayVar(&f.NodeProfiles, "node-profile", nil, "node metadata settings of every node of a cloud, when no input states them: CLOUD:KEY=VALUE,... e.g. aws:httpTokens=required,httpPutResponseHopLimit=1 (repeatable)")
+	fs.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress line on stderr (it shows only on a terminal, for live scans that take more than a second)")
 	fs.BoolVar(&f.KeepGoing, "keep-going", false, "report input errors and go on; the verdicts they affect are Unknown (exit code stays 2)")
 	fs.Int64Var(&f.MaxDocumentBytes, "max-document-bytes", 32<<20, "largest YAML document accepted")
 	f.Kube.Add(fs)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -138,15 +139,26 @@ func (f *InputFlags) scanClusters(ctx context.Context, s Streams, o scan.Options
 	}
 	results := make([]*scan.Result, len(clusters))
 	errs := make([]error, len(clusters))
+	var objects atomic.Int64
+	what := "cluster " + clusters[0].Name
+	if len(clusters) > 1 {
+		what = fmt.Sprintf("%d clusters", len(clusters))
+	}
+	progress := StartProgress(s.ErrOut, !f.Quiet && IsTerminal(s.ErrOut), func(d time.Duration) string {
+		return fmt.Sprintf("scanning %s: %d objects read (%.0f s)", what, objects.Load(), d.Seconds())
+	})
 	var wg sync.WaitGroup
 	for i, c := range clusters {
 		wg.Go(func() {
 			co := o
-			co.Live = kube.Loader(c.Config, c.Opts)
+			opts := c.Opts
+			opts.Objects = &objects
+			co.Live = kube.Loader(c.Config, opts)
 			results[i], errs[i] = scan.Run(ctx, co)
 		})
 	}
 	wg.Wait()
+	progress.Stop()
 	var failed []error
 	for _, err := range errs {
 		var ce *kube.ConnectError

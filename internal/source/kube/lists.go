@@ -65,6 +65,9 @@ func (l *loader) list(ctx context.Context, r resource, page pager.ListPageFunc, 
 	p.PageSize = l.opts.PageSize
 	err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
 		each(obj)
+		if c := l.opts.Objects; c != nil {
+			c.Add(1)
+		}
 		return nil
 	})
 	if err == nil || apierrors.IsNotFound(err) || ctx.Err() != nil {

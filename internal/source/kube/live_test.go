@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -64,12 +65,17 @@ func TestEquivalence(t *testing.T) {
 	if err != nil || len(offline.InputErrors) > 0 {
 		t.Fatalf("offline scan: %v %v", err, offline.InputErrors)
 	}
-	live, err := scan.Run(ctx, scan.Options{Live: kube.Loader(env.Config, kube.Options{Cluster: "envtest"})})
+	var read atomic.Int64
+	live, err := scan.Run(ctx, scan.Options{Live: kube.Loader(env.Config, kube.Options{Cluster: "envtest", Objects: &read})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range live.InputErrors {
 		t.Errorf("live input error: %s", e.Error())
+	}
+	// The progress counter saw every object created (and the cluster's own).
+	if n := read.Load(); n < int64(len(objs)) {
+		t.Errorf("the loader counted %d objects read, fewer than the %d created", n, len(objs))
 	}
 	want := findingKeys(offline, nil)
 	if len(want) == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,8 @@ type Options struct {
 	PageSize int64
 	// RequestTimeout bounds each request to the API server.
 	RequestTimeout time.Duration
+	// Objects, when set, counts the objects read so far, for progress.
+	Objects *atomic.Int64
 }
 
 func (o Options) withDefaults() Options {
