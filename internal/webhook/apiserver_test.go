@@ -203,6 +203,45 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 
 	_, err = cs.CoreV1().Pods("wh-optout").Create(ctx, pod("wh-optout", "host", true), metav1.CreateOptions{})
 	admitted("hostNetwork pod in an opted-out namespace", err)
+	_, err = cs.AppsV1().Deployments("wh-optout").Create(ctx, deployment("wh-optout", "legacy-agent", true), metav1.CreateOptions{})
+	admitted("hostNetwork Deployment in an opted-out namespace", err)
+
+	// The namespace opts back in: the Deployment it already has may still be
+	// updated (with a warning), but not a good one moved onto the host
+	// network.
+	optIn, err := cs.CoreV1().Namespaces().Get(ctx, "wh-optout", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(optIn.Labels, "imdsguard.io/metadata-access")
+	if _, err := cs.CoreV1().Namespaces().Update(ctx, optIn, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the webhook seeing wh-optout opted in", func() (bool, string) {
+		_, err := cs.CoreV1().Pods("wh-optout").Create(ctx, pod("wh-optout", "host-2", true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil, "admitted"
+	})
+	legacy, err := cs.AppsV1().Deployments("wh-optout").Get(ctx, "legacy-agent", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy.Spec.Template.Spec.Containers[0].Image = "registry.example.com/app:2"
+	_, err = cs.AppsV1().Deployments("wh-optout").Update(ctx, legacy, metav1.UpdateOptions{})
+	admitted("update of a Deployment already on the host network", err)
+
+	// Restore the opt-out for the checks below.
+	optIn, err = cs.CoreV1().Namespaces().Get(ctx, "wh-optout", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	optIn.Labels["imdsguard.io/metadata-access"] = "allow"
+	if _, err := cs.CoreV1().Namespaces().Update(ctx, optIn, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the webhook seeing wh-optout opted out again", func() (bool, string) {
+		_, err := cs.CoreV1().Pods("wh-optout").Create(ctx, pod("wh-optout", "host-3", true), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err == nil, fmt.Sprint(err)
+	})
 	_, err = cs.NetworkingV1().NetworkPolicies("wh-optout").Create(ctx, egressPolicy("wh-optout", "allow-all", networkingv1.IPBlock{CIDR: "0.0.0.0/0"}), metav1.CreateOptions{})
 	admitted("re-opening policy in an opted-out namespace", err)
 	_, err = cs.CoreV1().Pods("wh-noreason").Create(ctx, pod("wh-noreason", "host", true), metav1.CreateOptions{})

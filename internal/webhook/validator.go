@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,13 +76,7 @@ func (v *Validator) decide(ctx context.Context, req admission.Request) admission
 	if state, _ := v.Policy.Classify(ns); !state.Guarded() {
 		return admission.Allowed("namespace " + string(state))
 	}
-	var problem string
-	var err error
-	if req.Kind.Kind == "NetworkPolicy" {
-		problem, err = v.reopens(req)
-	} else {
-		problem, err = v.hostNetwork(req)
-	}
+	problem, err := v.check(req, req.Object.Raw)
 	switch {
 	case err != nil:
 		return admission.Errored(http.StatusBadRequest, err)
@@ -90,18 +85,36 @@ func (v *Validator) decide(ctx context.Context, req admission.Request) admission
 	case v.Policy.Mode == protection.Audit:
 		return admission.Allowed("").WithWarnings("imdsguard (audit mode, would deny): " + problem)
 	}
+	// An update of an object that already had the problem (one created
+	// before imdsguard, or in an opted-out namespace since opted in) is
+	// admitted with a warning: refusing it would block the fix as well as
+	// every other change, and the problem is not new. The controller
+	// reports such objects.
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if old, err := v.check(req, req.OldObject.Raw); err == nil && old != "" {
+			return admission.Allowed("").WithWarnings("imdsguard: this object already had this problem before the update, so the update is admitted; fix it: " + problem)
+		}
+	}
 	return admission.Denied(problem)
+}
+
+// check finds the problem of one version of the request's object.
+func (v *Validator) check(req admission.Request, raw []byte) (string, error) {
+	if req.Kind.Kind == "NetworkPolicy" {
+		return v.reopens(req, raw)
+	}
+	return v.hostNetwork(req, raw)
 }
 
 // hostNetwork reports a Pod, or a workload's pod template, on the host
 // network. Unknown kinds are admitted.
-func (v *Validator) hostNetwork(req admission.Request) (string, error) {
+func (v *Validator) hostNetwork(req admission.Request, raw []byte) (string, error) {
 	path, ok := templatePaths[req.Kind.Kind]
 	if !ok {
 		return "", nil
 	}
 	var obj map[string]any
-	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+	if err := json.Unmarshal(raw, &obj); err != nil {
 		return "", fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
 	}
 	spec := obj
@@ -154,9 +167,9 @@ func name(req admission.Request) string {
 
 // reopens reports a NetworkPolicy with an egress rule that opens a
 // metadata target, rule by rule, with the fix.
-func (v *Validator) reopens(req admission.Request) (string, error) {
+func (v *Validator) reopens(req admission.Request, raw []byte) (string, error) {
 	np := &networkingv1.NetworkPolicy{}
-	if err := json.Unmarshal(req.Object.Raw, np); err != nil {
+	if err := json.Unmarshal(raw, np); err != nil {
 		return "", fmt.Errorf("decoding NetworkPolicy: %w", err)
 	}
 	if np.Namespace == "" {
