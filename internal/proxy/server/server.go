@@ -82,26 +82,22 @@ type Handler struct {
 // New builds a Handler for a policy. All defaults are set here.
 func New(p *proxy.Policy, opts ...Option) *Handler {
 	u, _ := url.Parse(DefaultUpstream)
-	h := &Handler{policy: p, upstream: u, pods: noPods, log: logr.Discard(), transport: newTransport()}
+	h := &Handler{policy: p, upstream: u, pods: noPods, log: logr.Discard()}
 	for _, o := range opts {
 		o(h)
+	}
+	if h.transport == nil {
+		h.transport = newUpstreamClient(hostPort(h.upstream), h.upstream.Host)
 	}
 	return h
 }
 
-// newTransport talks to one host: no proxy from the environment, no
-// compression games, bounded waits. GCP's wait_for_change can hold a
-// request open, hence the long header timeout.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       60 * time.Second,
-		ResponseHeaderTimeout: 70 * time.Second,
-		DisableCompression:    true,
+// hostPort is the upstream's address with the port made explicit.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
 	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
