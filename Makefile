@@ -4,7 +4,7 @@ GO ?= go
 IMDSGUARD_DIFF_CASES ?= 200000
 export IMDSGUARD_DIFF_CASES
 
-.PHONY: all build demo test vet lint fuzz perf docs
+.PHONY: all build demo test vet lint fuzz perf perf-proxy docs
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 all: build
@@ -39,6 +39,10 @@ fuzz:
 # Benchmarks and the performance targets of docs/performance.md.
 perf:
 	hack/perf.sh
+
+# The metadata proxy against direct access and nginx, with wrk on loopback (about 40 s).
+perf-proxy:
+	hack/proxyperf.sh
 
 docs:
 	$(GO) test ./internal/rules -run TestRuleReferenceIsCurrent -update
