@@ -26,15 +26,21 @@ import (
 
 // The network-namespace test. Everything it addresses lives in two
 // namespaces it creates: "node" (the fake metadata service on
-// 169.254.169.254 and the proxy) and "pod" (a veth to the node and a route
-// to 169.254.169.254 through it, nothing else). Nothing is added to this
+// 169.254.169.254 and [fd00:ec2::254], and the proxy) and "pod" (a veth to
+// the node and routes to those two addresses through it, nothing else). Nothing is added to this
 // process's own namespace, and no request leaves the test namespaces.
 
 const (
 	nodeAddr  = "10.213.0.1"
 	podAddr   = "10.213.0.2"
+	nodeAddr6 = "fd00:213::1"
+	podAddr6  = "fd00:213::2"
 	proxyPort = 18989
 )
+
+// metadataBases are the two metadata addresses the pod asks, IPv4 and AWS
+// Nitro's IPv6.
+var metadataBases = []string{"169.254.169.254", "[fd00:ec2::254]"}
 
 // needRoot fails under CI (which runs as root) and skips elsewhere.
 func needRoot(t *testing.T) {
@@ -77,12 +83,16 @@ func namespaces(t *testing.T) (node, pod string) {
 	sh(t, "ip", "-n", nodeNS, "link", "add", vNode, "type", "veth", "peer", "name", vPod, "netns", podNS)
 	sh(t, "ip", "-n", nodeNS, "link", "set", "lo", "up")
 	sh(t, "ip", "-n", nodeNS, "addr", "add", "169.254.169.254/32", "dev", "lo")
+	sh(t, "ip", "-n", nodeNS, "addr", "add", "fd00:ec2::254/128", "dev", "lo")
 	sh(t, "ip", "-n", nodeNS, "addr", "add", nodeAddr+"/30", "dev", vNode)
+	sh(t, "ip", "-n", nodeNS, "addr", "add", nodeAddr6+"/64", "dev", vNode, "nodad")
 	sh(t, "ip", "-n", nodeNS, "link", "set", vNode, "up")
 	sh(t, "ip", "-n", podNS, "link", "set", "lo", "up")
 	sh(t, "ip", "-n", podNS, "addr", "add", podAddr+"/30", "dev", vPod)
+	sh(t, "ip", "-n", podNS, "addr", "add", podAddr6+"/64", "dev", vPod, "nodad")
 	sh(t, "ip", "-n", podNS, "link", "set", vPod, "up")
 	sh(t, "ip", "-n", podNS, "route", "add", "169.254.169.254/32", "via", nodeAddr)
+	sh(t, "ip", "-n", podNS, "-6", "route", "add", "fd00:ec2::254/128", "via", nodeAddr6)
 	return "/var/run/netns/" + nodeNS, "/var/run/netns/" + podNS
 }
 
@@ -117,7 +127,7 @@ func inNetns(path string, f func() error) error {
 // podClient makes every connection from the pod namespace.
 func podClient(pod string) *http.Client {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr != "169.254.169.254:80" {
+		if addr != "169.254.169.254:80" && addr != "[fd00:ec2::254]:80" {
 			return nil, fmt.Errorf("the pod client only talks to the metadata address, not %s", addr)
 		}
 		var c net.Conn
@@ -142,8 +152,8 @@ type answer struct {
 	err     error
 }
 
-func podGet(c *http.Client, path string, headers ...string) answer {
-	req, _ := http.NewRequest("GET", "http://169.254.169.254"+path, nil)
+func podGet(c *http.Client, base, path string, headers ...string) answer {
+	req, _ := http.NewRequest("GET", "http://"+base+path, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -171,26 +181,31 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	}
 	defer nodeNS.Close()
 
-	// The fake metadata service, on 169.254.169.254:80 in the node namespace.
+	// The fake metadata service, on port 80 of both metadata addresses in
+	// the node namespace.
 	fake := fakeimds.New(endpoints.AWS, fakeimds.Options{})
-	var ln net.Listener
-	if err := inNetns(node, func() (err error) { ln, err = net.Listen("tcp", "169.254.169.254:80"); return err }); err != nil {
-		t.Fatal(err)
-	}
 	upstream := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = upstream.Serve(ln) }()
 	defer upstream.Close()
+	for _, base := range metadataBases {
+		var ln net.Listener
+		if err := inNetns(node, func() (err error) { ln, err = net.Listen("tcp", base+":80"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = upstream.Serve(ln) }()
+	}
 	client := podClient(pod)
 
 	// Control: with no rules the pod reaches the service and its secrets,
 	// so what follows shows the rules at work.
-	if a := podGet(client, "/latest/user-data"); a.err != nil || a.status != 200 || !strings.Contains(a.body, fakeimds.SecretMarker) {
-		t.Fatalf("without rules the pod should reach the fake service: %+v", a)
+	for _, base := range metadataBases {
+		if a := podGet(client, base, "/latest/user-data"); a.err != nil || a.status != 200 || !strings.Contains(a.body, fakeimds.SecretMarker) {
+			t.Fatalf("without rules the pod should reach the fake service at %s: %+v", base, a)
+		}
 	}
 
 	table := "igp-test-" + fmt.Sprint(os.Getpid()%100000)
-	podCIDR := netip.MustParsePrefix(podAddr + "/32")
-	red, err := redirect.New(redirect.Config{PodCIDRs: []netip.Prefix{podCIDR}, ProxyPort: proxyPort, Table: table, NetNSFd: int(nodeNS.Fd())})
+	podCIDRs := []netip.Prefix{netip.MustParsePrefix(podAddr + "/32"), netip.MustParsePrefix(podAddr6 + "/128")}
+	red, err := redirect.New(redirect.Config{PodCIDRs: podCIDRs, ProxyPort: proxyPort, Table: table, NetNSFd: int(nodeNS.Fd())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +219,10 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		t.Fatalf("drop state has no drop rule:\n%s", rules)
 	}
 	before := fake.Requests()
-	if a := podGet(client, "/latest/meta-data/instance-id"); !isTimeout(a.err) {
-		t.Fatalf("with the drop in place the connection should time out, got %+v", a)
+	for _, base := range metadataBases {
+		if a := podGet(client, base, "/latest/meta-data/instance-id"); !isTimeout(a.err) {
+			t.Fatalf("with the drop in place the connection to %s should time out, got %+v", base, a)
+		}
 	}
 	if fake.Requests() != before {
 		t.Fatal("a dropped request reached the service")
@@ -216,7 +233,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--cloud", "aws", "--listen", fmt.Sprintf(":%d", proxyPort), "--pod-cidr", podCIDR.String(),
+	args := []string{"--cloud", "aws", "--listen", fmt.Sprintf(":%d", proxyPort), "--pod-cidr", podCIDRs[0].String(), "--pod-cidr", podCIDRs[1].String(),
 		"--nft-table", table, "--metrics-bind-address", "0", "--upstream", "http://169.254.169.254"}
 	child := exec.Command("ip", "netns", "exec", filepathBase(node), exe)
 	child.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\n"))
@@ -245,14 +262,18 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	}
 
 	// Safe paths are served, credentials refused, by the proxy.
-	if a := podGet(client, "/latest/meta-data/instance-id"); a.err != nil || a.status != 200 || a.body != fakeimds.InstanceID {
-		t.Fatalf("instance-id through the proxy: %+v", a)
+	for _, base := range metadataBases {
+		if a := podGet(client, base, "/latest/meta-data/instance-id"); a.err != nil || a.status != 200 || a.body != fakeimds.InstanceID {
+			t.Fatalf("instance-id at %s through the proxy: %+v", base, a)
+		}
 	}
 	before = fake.Requests()
-	for _, p := range []string{"/latest/meta-data/iam/security-credentials/node-role", "/latest/user-data", "/latest/meta-data/local-ipv4"} {
-		a := podGet(client, p)
-		if a.err != nil || a.status != 403 || !a.refused || strings.Contains(a.body, fakeimds.SecretMarker) {
-			t.Fatalf("%s: want the proxy's refusal, got %+v", p, a)
+	for _, base := range metadataBases {
+		for _, p := range []string{"/latest/meta-data/iam/security-credentials/node-role", "/latest/user-data", "/latest/meta-data/local-ipv4"} {
+			a := podGet(client, base, p)
+			if a.err != nil || a.status != 403 || !a.refused || strings.Contains(a.body, fakeimds.SecretMarker) {
+				t.Fatalf("%s%s: want the proxy's refusal, got %+v", base, p, a)
+			}
 		}
 	}
 	// The pod cannot reach the service directly: nothing of the above got
@@ -268,8 +289,10 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		t.Fatalf("proxy exit: %v", err)
 	}
 	stopped = true
-	if a := podGet(client, "/latest/meta-data/instance-id"); !isTimeout(a.err) {
-		t.Fatalf("after the proxy stopped the drop should stay, got %+v", a)
+	for _, base := range metadataBases {
+		if a := podGet(client, base, "/latest/meta-data/instance-id"); !isTimeout(a.err) {
+			t.Fatalf("after the proxy stopped the drop should stay for %s, got %+v", base, a)
+		}
 	}
 }
 
