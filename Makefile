@@ -18,12 +18,14 @@ demo:
 
 # Every test: vet, gofmt, unit and integration tests (hack/crds.sh and
 # hack/gator.sh fetch the CRDs and build the gator CLI the generate tests use;
-# hack/helm.sh builds the helm CLI that internal/deploy renders the chart with),
+# hack/helm.sh builds the helm CLI that internal/deploy renders the chart with;
+# hack/chromium.sh installs the browser the HTML report is tested in),
 # the 200,000-case
 # differential test of the engine, and short runs of every fuzz target.
 test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
 	hack/netns-tools.sh
+	hack/chromium.sh
 	assets="$$(hack/controlplane.sh)" && hack/crds.sh >/dev/null && hack/gator.sh >/dev/null && hack/helm.sh >/dev/null && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
 	hack/fuzz-smoke.sh 20000x
 

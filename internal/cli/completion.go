@@ -18,7 +18,7 @@ const completionTimeout = 3 * time.Second
 
 // fixedCompletions are flag values known without asking anyone.
 var fixedCompletions = map[string][]string{
-	"format":          {"table", "json", "sarif", "markdown"},
+	"format":          {"table", "json", "sarif", "markdown", "html"},
 	"cloud":           {"auto", "all", "aws", "gcp", "azure", "alibaba", "oracle", "openstack", "digitalocean"},
 	"fail-on":         {"critical", "high", "medium", "low", "info", "none"},
 	"color":           {"auto", "always", "never"},

@@ -16,10 +16,14 @@ const (
 	FormatSARIF Format = "sarif"
 	// FormatMarkdown is a compact summary for a pull-request comment.
 	FormatMarkdown Format = "markdown"
+	// FormatHTML is one self-contained page.
+	FormatHTML Format = "html"
 )
 
 // Formats returns every format, the default first.
-func Formats() []Format { return []Format{FormatTable, FormatJSON, FormatSARIF, FormatMarkdown} }
+func Formats() []Format {
+	return []Format{FormatTable, FormatJSON, FormatSARIF, FormatMarkdown, FormatHTML}
+}
 
 // ParseFormat parses a --format value, case-insensitively. The empty string
 // is the default, table.
@@ -64,6 +68,8 @@ func Render(w io.Writer, d *Document, f Format, o Options) error {
 		err = renderSARIF(w, d)
 	case FormatMarkdown:
 		err = renderMarkdown(w, d, "")
+	case FormatHTML:
+		err = renderHTML(w, []htmlView{newHTMLView(d, "")})
 	default:
 		return fmt.Errorf("rendering: unknown format %q", f)
 	}
@@ -107,6 +113,12 @@ func RenderClusters(w io.Writer, docs []ClusterDocument, f Format, o Options) er
 				break
 			}
 		}
+	case FormatHTML:
+		views := make([]htmlView, len(docs))
+		for i, cd := range docs {
+			views[i] = newHTMLView(cd.Document, "Cluster "+cd.Cluster)
+		}
+		err = renderHTML(w, views)
 	default:
 		return fmt.Errorf("rendering: unknown format %q", f)
 	}

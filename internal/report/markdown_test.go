@@ -52,3 +52,24 @@ func TestMarkdownBudget(t *testing.T) {
 		t.Errorf("no truncation note, or the first namespace is missing:\n%s", out[len(out)-300:])
 	}
 }
+
+// TestHTMLSelfContained: the page references nothing outside itself (no
+// scripts, no sources, no stylesheets, no url()), forbids fetches with its
+// Content-Security-Policy, and escapes text from the inputs.
+func TestHTMLSelfContained(t *testing.T) {
+	out := string(render(t, fixtureDocument(), FormatHTML, Options{}))
+	for _, bad := range []string{"<script", "src=", "url(", "@import", "<link", "<img", "<iframe"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the page contains %q", bad)
+		}
+	}
+	if !strings.Contains(out, `content="default-src 'none'; style-src 'unsafe-inline'`) {
+		t.Errorf("no Content-Security-Policy forbidding fetches")
+	}
+	d := fixtureDocument()
+	d.Workloads[0].Object.Name = `x"><img src=https://evil.example/p.png onerror=alert(1)>`
+	hostile := string(render(t, d, FormatHTML, Options{}))
+	if strings.Contains(hostile, "<img") || !strings.Contains(hostile, "&lt;img") {
+		t.Errorf("the hostile name is not escaped")
+	}
+}

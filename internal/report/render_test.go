@@ -40,6 +40,7 @@ func TestRenderGolden(t *testing.T) {
 		{"empty-sarif", emptyDocument, FormatSARIF, Options{}},
 		{"markdown", fixtureDocument, FormatMarkdown, Options{}},
 		{"empty-markdown", emptyDocument, FormatMarkdown, Options{}},
+		{"html", fixtureDocument, FormatHTML, Options{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +152,7 @@ func TestParseFormat(t *testing.T) {
 		{"table", FormatTable, ""},
 		{"JSON", FormatJSON, ""},
 		{"sarif", FormatSARIF, ""},
-		{"yaml", "", `unknown format "yaml" (want one of table, json, sarif, markdown)`},
+		{"yaml", "", `unknown format "yaml" (want one of table, json, sarif, markdown, html)`},
 	}
 	for _, tt := range tests {
 		got, err := ParseFormat(tt.in)

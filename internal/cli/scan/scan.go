@@ -46,7 +46,7 @@ func NewCommand(s cli.Streams) *cobra.Command {
 		},
 	}
 	f.input.Add(cmd.Flags())
-	cmd.Flags().StringVarP(&f.format, "format", "f", "table", "output format: table, json, sarif or markdown")
+	cmd.Flags().StringVarP(&f.format, "format", "f", "table", "output format: table, json, sarif, markdown or html")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "low", "exit 1 when an unsuppressed finding has this severity or higher (critical, high, medium, low, info, or none)")
 	cmd.Flags().StringVar(&f.color, "color", "auto", "colour the table: auto (only on a terminal), always or never")
