@@ -197,6 +197,7 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 		srv.Register(webhook.Path, &admission.Webhook{Handler: &webhook.Validator{
 			Policy:     &policy,
 			Namespaces: mgr.GetClient(),
+			Fallback:   mgr.GetAPIReader(),
 			Count:      func(res, d string) { metrics.WebhookDecisions.WithLabelValues(res, d).Inc() },
 		}})
 		ready["webhook"] = srv.StartedChecker()

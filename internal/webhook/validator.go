@@ -10,6 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -35,8 +36,10 @@ const (
 // NetworkPolicies in guarded namespaces.
 type Validator struct {
 	Policy *protection.Policy
-	// Namespaces reads Namespace objects (the manager's cache).
-	Namespaces client.Reader
+	// Namespaces reads Namespace objects (the manager's cache); Fallback,
+	// when set, reads one the cache has not seen yet (a namespace created
+	// a moment before its first pod).
+	Namespaces, Fallback client.Reader
 	// Count, when set, is told each decision.
 	Count func(resource, decision string)
 }
@@ -70,7 +73,11 @@ func (v *Validator) decide(ctx context.Context, req admission.Request) admission
 		return admission.Allowed("")
 	}
 	ns := &corev1.Namespace{}
-	if err := v.Namespaces.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns); err != nil {
+	err := v.Namespaces.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns)
+	if apierrors.IsNotFound(err) && v.Fallback != nil {
+		err = v.Fallback.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns)
+	}
+	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", req.Namespace, err))
 	}
 	if state, _ := v.Policy.Classify(ns); !state.Guarded() {
