@@ -38,6 +38,10 @@ type ClusterReconciler struct {
 	Recorder events.EventRecorder
 	Policy   *protection.Policy
 	Metrics  *Metrics
+
+	// audited is the spec last reported in audit mode, so that it is
+	// reported once (one key, reconciled by one worker).
+	audited string
 }
 
 var _ reconcile.Reconciler = (*ClusterReconciler)(nil)
@@ -103,8 +107,11 @@ func (r *ClusterReconciler) Reconcile(ctx context.Context, _ reconcile.Request) 
 		return ctrl.Result{}, nil
 	}
 	if r.Policy.Mode == protection.Audit {
-		r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, ReasonUnprotected, "Audit",
-			"the AdminNetworkPolicy is missing or differs; in enforce mode imdsguard would write it")
+		if h := hashJSON(wantSpec); h != r.audited {
+			r.audited = h
+			r.Recorder.Eventf(want, nil, corev1.EventTypeWarning, ReasonUnprotected, "Audit",
+				"the AdminNetworkPolicy is missing or differs; in enforce mode imdsguard would write it")
+		}
 		return ctrl.Result{}, nil
 	}
 	hash := hashJSON(wantSpec)

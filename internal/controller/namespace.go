@@ -151,6 +151,13 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 		r.setExposure(ns.Name, nil)
 		return ctrl.Result{}, r.removeAll(ctx, mem, managed)
 	}
+	return r.protect(ctx, ns, mem, class, managed, others)
+}
+
+// protect keeps the managed policies of a guarded namespace: none in
+// cluster-wide mode, else the complement of the other egress policies.
+func (r *NamespaceReconciler) protect(ctx context.Context, ns *corev1.Namespace, mem *namespaceMemory, class protection.State,
+	managed map[string]*networkingv1.NetworkPolicy, others []*networkingv1.NetworkPolicy) (ctrl.Result, error) {
 	if r.ClusterWide {
 		r.report(ns, mem, nil)
 		r.count(mem, metricState(class, true))
@@ -168,7 +175,7 @@ func (r *NamespaceReconciler) Reconcile(ctx context.Context, req reconcile.Reque
 	desired, ok := generate.NamespacePolicies(ns.Name, converted, r.Policy.KeepOpen, &r.Policy.Generate)
 	if !ok {
 		r.count(mem, metricUnprotected)
-		r.Recorder.Eventf(ns, nil, corev1.EventTypeWarning, ReasonTooManySelectors, "Protect",
+		r.once(mem, ns, ReasonTooManySelectors,
 			"the egress policies' selectors need too many protection policies to cover the pods they leave out; protect the namespace by hand")
 		return ctrl.Result{}, nil
 	}

@@ -187,11 +187,17 @@ func hashJSON(v any) string {
 
 // auditOnce records an audit-mode Event once per message and namespace.
 func (r *NamespaceReconciler) auditOnce(mem *namespaceMemory, obj runtime.Object, msg string) {
+	r.once(mem, obj, ReasonUnprotected, msg)
+}
+
+// once records a Warning Event once per message and namespace, until the
+// namespace's policies are in place again.
+func (r *NamespaceReconciler) once(mem *namespaceMemory, obj runtime.Object, reason, msg string) {
 	if mem.audited[msg] {
 		return
 	}
 	mem.audited[msg] = true
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonUnprotected, "Audit", "%s", msg)
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Protect", "%s", msg)
 }
 
 // sameManaged reports whether a live managed policy still has the spec and
