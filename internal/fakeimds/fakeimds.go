@@ -48,7 +48,7 @@ type Server struct {
 	mux      *http.ServeMux
 }
 
-// New returns a fake for cloud: endpoints.AWS, GCP or Azure.
+// New returns a fake for cloud: endpoints.AWS, GCP, Azure or Alibaba.
 func New(cloud endpoints.Cloud, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -61,6 +61,8 @@ func New(cloud endpoints.Cloud, o Options) *Server {
 		s.gcp()
 	case endpoints.Azure:
 		s.azure()
+	case endpoints.Alibaba:
+		s.alibaba()
 	}
 	return s
 }
@@ -203,4 +205,30 @@ func (s *Server) azure() {
 			http.NotFound(w, r)
 		}
 	}))
+}
+
+func (s *Server) alibaba() {
+	for path, body := range map[string]string{
+		"/latest/meta-data/instance-id":                            InstanceID,
+		"/latest/meta-data/region-id":                              Region,
+		"/latest/meta-data/ram/security-credentials/":              "node-ram-role",
+		"/latest/meta-data/ram/security-credentials/node-ram-role": `{"AccessKeyId":"` + SecretMarker + `LTAI","AccessKeySecret":"` + SecretMarker + `secret","SecurityToken":"` + SecretMarker + `sts","Code":"Success"}`,
+	} {
+		s.mux.Handle("GET "+path, text(body))
+	}
+}
+
+// NewWireServer returns a fake Azure WireServer (168.63.129.16): it lists
+// the protocol versions it speaks, as the real one does at /?comp=versions.
+func NewWireServer() *Server {
+	s := &Server{cloud: endpoints.Azure, opts: Options{Now: time.Now}, tokens: map[string]time.Time{}, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("comp") != "versions" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="utf-8"?><Versions><Preferred><Version>2015-04-05</Version></Preferred></Versions>`))
+	})
+	return s
 }
