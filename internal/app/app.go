@@ -14,6 +14,7 @@ import (
 	"github.com/imdsguard/imdsguard/internal/cli/explain"
 	"github.com/imdsguard/imdsguard/internal/cli/fix"
 	"github.com/imdsguard/imdsguard/internal/cli/generate"
+	"github.com/imdsguard/imdsguard/internal/cli/probe"
 	"github.com/imdsguard/imdsguard/internal/cli/proxy"
 	"github.com/imdsguard/imdsguard/internal/cli/rulescmd"
 	"github.com/imdsguard/imdsguard/internal/cli/scan"
@@ -64,7 +65,7 @@ func NewCommand(s cli.Streams) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
 	})
-	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), controller.NewCommand(s), proxy.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
+	root.AddCommand(scan.NewCommand(s), generate.NewCommand(s), fix.NewCommand(s), controller.NewCommand(s), proxy.NewCommand(s), probe.NewCommand(s), explain.NewCommand(s), rulescmd.NewCommand(s), version.NewCommand(s))
 	cli.RegisterCompletions(root)
 	return root
 }

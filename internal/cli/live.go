@@ -13,8 +13,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/scan"
 	"github.com/imdsguard/imdsguard/internal/source/kube"
+	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
 // KubeFlags choose a live cluster to scan, the way kubectl does. Any of
@@ -162,14 +164,11 @@ func (f *InputFlags) scanClusters(ctx context.Context, s Streams, o scan.Options
 	var failed []error
 	for _, err := range errs {
 		var ce *kube.ConnectError
-		var ue *scan.UsageError
 		switch {
 		case errors.As(err, &ce):
 			failed = append(failed, err)
-		case errors.As(err, &ue):
-			return nil, &ExitError{Code: ExitUsage, Err: err}
 		case err != nil:
-			return nil, err
+			return nil, liveError(err)
 		}
 	}
 	if len(failed) > 0 {
@@ -183,4 +182,42 @@ func (f *InputFlags) scanClusters(ctx context.Context, s Streams, o scan.Options
 		out[i] = Scanned{Cluster: clusters[i].Name, Result: r}
 	}
 	return out, nil
+}
+
+// liveError turns a live scan's error into the command's: a cluster that
+// cannot be reached is an input error, a bad option a usage error.
+func liveError(err error) error {
+	var ce *kube.ConnectError
+	var ue *scan.UsageError
+	switch {
+	case errors.As(err, &ce):
+		return &ExitError{Code: ExitInput, Err: err}
+	case errors.As(err, &ue):
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	return err
+}
+
+// ScanCluster scans the one cluster the flags name, whether or not a
+// cluster flag was given. extend, when set, adds to what was read before
+// the evaluation: objects the caller is about to create, say.
+func (f *InputFlags) ScanCluster(ctx context.Context, s Streams, version string, extend func(*model.Inventory)) (*scan.Result, error) {
+	c, err := f.Cluster()
+	if err != nil {
+		return nil, err
+	}
+	load := kube.Loader(c.Config, c.Opts)
+	o := scan.Options{Cloud: f.Cloud, ExtraEndpoints: f.Endpoints, ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, Version: version,
+		Live: func(ctx context.Context) (*model.Inventory, []*manifest.InputError, error) {
+			inv, errs, err := load(ctx)
+			if err == nil && extend != nil {
+				extend(inv)
+			}
+			return inv, errs, err
+		}}
+	res, err := scan.Run(ctx, o)
+	if err != nil {
+		return nil, liveError(err)
+	}
+	return res, f.report(s, res)
 }

@@ -24,6 +24,9 @@ func (r *Registry) Markdown(w io.Writer) error {
 		if rule.SeverityNote != "" {
 			fmt.Fprintf(&b, "  - %s\n", rule.SeverityNote)
 		}
+		if rule.ProbeOnly {
+			b.WriteString("- Raised by `imdsguard probe` (docs/probe.md), never by a scan\n")
+		}
 		for _, ref := range rule.References {
 			if ref.URL != "" {
 				fmt.Fprintf(&b, "- Reference: [%s](%s)\n", ref.Name, ref.URL)

@@ -28,6 +28,9 @@ type Rule struct {
 	SeverityNote string
 	References   []Reference
 	Check        CheckFunc
+	// ProbeOnly marks a rule whose findings only `imdsguard probe` raises,
+	// from what its probes met; a scan never does.
+	ProbeOnly bool
 }
 
 // Registry holds rules by ID. It refuses duplicates.

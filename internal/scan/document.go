@@ -33,7 +33,7 @@ func (r *Result) Document() *report.Document {
 		d.Clouds = append(d.Clouds, string(c))
 	}
 	for _, t := range r.Analysis.Targets {
-		d.Targets = append(d.Targets, targetDoc(t))
+		d.Targets = append(d.Targets, TargetDoc(t))
 	}
 	d.Workloads = make([]report.Workload, 0, len(r.Analysis.Workloads))
 	sas := model.ServiceAccountIndex(r.Inventory.ServiceAccounts)
@@ -131,7 +131,8 @@ func DecidingLayer(res reach.Result) reach.Layer {
 	return ""
 }
 
-func targetDoc(t reach.Target) report.Target {
+// TargetDoc converts a target to its report form.
+func TargetDoc(t reach.Target) report.Target {
 	td := report.Target{ID: t.String(), Address: t.Addr.String(), Port: t.Port, Protocol: string(t.Protocol), KeepOpen: t.KeepOpen()}
 	for _, e := range t.Endpoints {
 		td.Endpoints = append(td.Endpoints, report.Endpoint{ID: e.ID, Cloud: string(e.Cloud), Service: e.Service})

@@ -1,0 +1,171 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/probe"
+	"github.com/imdsguard/imdsguard/internal/probe/pods"
+	"github.com/imdsguard/imdsguard/internal/version"
+)
+
+// podFlags choose where probe pods run and how.
+type podFlags struct {
+	input       cli.InputFlags
+	as          []string
+	image       string
+	parallel    int
+	deadline    time.Duration
+	podDeadline time.Duration
+}
+
+func (f *podFlags) add(fs *pflag.FlagSet) {
+	f.input.Add(fs)
+	fs.StringArrayVar(&f.as, "as", nil, "probe as a workload: NAMESPACE/KIND/NAME; the probe pod wears its labels, ServiceAccount and hostNetwork setting (repeatable)")
+	fs.StringVar(&f.image, "image", pods.DefaultImage, "the image of the probe pods; it must hold imdsguard, which runs as: imdsguard probe agent")
+	fs.IntVar(&f.parallel, "parallel", 4, "the most probe pods at once")
+	fs.DurationVar(&f.deadline, "deadline", 5*time.Minute, "the longest the whole probe may take; unfinished probes are reported and their pods deleted")
+	fs.DurationVar(&f.podDeadline, "pod-deadline", 2*time.Minute, "the longest one probe pod may take, from creation to report (also its activeDeadlineSeconds)")
+}
+
+// set reports whether any flag that only a cluster probe reads was given.
+func (f *podFlags) set(fs *pflag.FlagSet) bool {
+	for _, n := range []string{"as", "image", "parallel", "deadline", "pod-deadline", "kubeconfig", "context", "contexts",
+		"all-contexts", "namespace", "all-namespaces", "cloud", "endpoint", "config", "node-profile"} {
+		if fl := fs.Lookup(n); fl != nil && fl.Changed {
+			return true
+		}
+	}
+	return false
+}
+
+// probePodName names the probe of a namespace, in reports and in the
+// static scan that it is compared with.
+const probePodName = "imdsguard-probe"
+
+func namespaceProbe(ns string) model.ObjectRef {
+	return model.ObjectRef{APIVersion: "v1", Kind: "ProbePod", Namespace: ns, Name: probePodName}
+}
+
+func runPods(ctx context.Context, s cli.Streams, f *flags, out *cli.Output) error {
+	pf := &f.pods
+	k := pf.input.Kube
+	if k.Namespace == "" && !k.AllNamespaces && len(pf.as) == 0 {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("say where to probe: --local, -n NAMESPACE, -A or --as NAMESPACE/KIND/NAME")}
+	}
+	if pf.parallel < 1 || pf.deadline <= 0 || pf.podDeadline <= 0 {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("--parallel, --deadline and --pod-deadline must be positive")}
+	}
+	if _, err := f.agent.options(dialer{}); err != nil {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+	}
+	as, err := parseAs(pf.as)
+	if err != nil {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+	}
+	c, err := pf.input.Cluster()
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("kubeconfig: %w", err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, pf.deadline)
+	defer cancel()
+	nss, err := probeNamespaces(ctx, client, k)
+	if err != nil {
+		return &cli.ExitError{Code: cli.ExitInput, Err: err}
+	}
+	static, err := pf.input.ScanCluster(ctx, s, version.Get().Version, func(inv *model.Inventory) {
+		for _, ns := range nss {
+			inv.Workloads = append(inv.Workloads, &model.Workload{Ref: namespaceProbe(ns), Source: model.Source{Cluster: c.Name},
+				Templates: []model.PodTemplate{{Labels: pods.NamespaceLabels(), ServiceAccount: "default", Source: model.Source{Cluster: c.Name}}}})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	subjects, err := subjectsFor(static.Inventory, as, nss, c.Name)
+	if err != nil {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+	}
+	probes := pods.Run(ctx, client, subjects, pods.Options{Image: pf.image, AgentArgs: f.agent.args(),
+		Parallel: pf.parallel, PodDeadline: pf.podDeadline})
+	doc := probe.Document(probes, probe.StaticFrom(static.Document()), version.Get().Version)
+	return finish(s, out, doc)
+}
+
+// probeNamespaces lists the namespaces that get a namespace probe: -n's,
+// or every namespace for -A; none when only --as was given.
+func probeNamespaces(ctx context.Context, client kubernetes.Interface, k cli.KubeFlags) ([]string, error) {
+	switch {
+	case k.Namespace != "":
+		return []string{k.Namespace}, nil
+	case !k.AllNamespaces:
+		return nil, nil
+	}
+	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	out := make([]string, 0, len(list.Items))
+	for _, ns := range list.Items {
+		out = append(out, ns.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func parseAs(values []string) ([]model.ObjectRef, error) {
+	out := make([]model.ObjectRef, 0, len(values))
+	for _, v := range values {
+		parts := strings.Split(v, "/")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("--as %q: want NAMESPACE/KIND/NAME, e.g. payments/Deployment/api", v)
+		}
+		out = append(out, model.ObjectRef{Namespace: parts[0], Kind: parts[1], Name: parts[2]})
+	}
+	return out, nil
+}
+
+// subjectsFor makes one subject per namespace probe and per --as workload,
+// the workload's pod shape read by the static scan.
+func subjectsFor(inv *model.Inventory, as []model.ObjectRef, nss []string, cluster string) ([]pods.Subject, error) {
+	var out []pods.Subject
+	for _, ns := range nss {
+		out = append(out, pods.Subject{Object: namespaceProbe(ns), Source: model.Source{Cluster: cluster}, Namespace: ns})
+	}
+	for _, ref := range as {
+		w := findWorkload(inv, ref)
+		if w == nil {
+			return nil, fmt.Errorf("--as %s/%s/%s: no such workload in the cluster (with -n, only that namespace is read)", ref.Namespace, ref.Kind, ref.Name)
+		}
+		if len(w.Templates) == 0 {
+			return nil, fmt.Errorf("--as %s: it has no pod template to wear", w.Ref)
+		}
+		t := w.Templates[0]
+		out = append(out, pods.Subject{Object: w.Ref, Source: w.Source, Namespace: w.Ref.Namespace,
+			Labels: t.Labels, ServiceAccount: t.ServiceAccount, HostNetwork: t.HostNetwork})
+	}
+	return out, nil
+}
+
+func findWorkload(inv *model.Inventory, ref model.ObjectRef) *model.Workload {
+	for _, w := range inv.Workloads {
+		if w.Ref.Namespace == ref.Namespace && w.Ref.Name == ref.Name && strings.EqualFold(w.Ref.Kind, ref.Kind) {
+			return w
+		}
+	}
+	return nil
+}
