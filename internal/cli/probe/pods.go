@@ -32,7 +32,7 @@ type podFlags struct {
 func (f *podFlags) add(fs *pflag.FlagSet) {
 	f.input.Add(fs)
 	fs.StringArrayVar(&f.as, "as", nil, "probe as a workload: NAMESPACE/KIND/NAME; the probe pod wears its labels, ServiceAccount and hostNetwork setting (repeatable)")
-	fs.StringVar(&f.image, "image", pods.DefaultImage, "the image of the probe pods; it must hold imdsguard, which runs as: imdsguard probe agent")
+	fs.StringVar(&f.image, "image", pods.DefaultImage(version.Get().Version), "the image of the probe pods; its entrypoint must be imdsguard (the project's image), given the arguments: probe agent ...")
 	fs.IntVar(&f.parallel, "parallel", 4, "the most probe pods at once")
 	fs.DurationVar(&f.deadline, "deadline", 5*time.Minute, "the longest the whole probe may take; unfinished probes are reported and their pods deleted")
 	fs.DurationVar(&f.podDeadline, "pod-deadline", 2*time.Minute, "the longest one probe pod may take, from creation to report (also its activeDeadlineSeconds)")

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,16 +21,18 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/imdsguard/imdsguard/internal/probe"
+	"github.com/imdsguard/imdsguard/internal/version"
 )
 
 // Options configure Run. Zero values mean the defaults, set in one place:
 // withDefaults.
 type Options struct {
-	// Image runs the agent (default DefaultImage).
+	// Image runs the agent; its entrypoint must be imdsguard, as the
+	// project's image's is (default DefaultImage(version.Get().Version)).
 	Image string
-	// Command is the container's command (default: imdsguard probe agent
-	// writing to the termination log, then AgentArgs).
-	Command   []string
+	// Args are the container's arguments (default: probe agent, writing to
+	// the termination log, then AgentArgs).
+	Args      []string
 	AgentArgs []string
 	// Parallel bounds how many probe pods exist at once (default 4).
 	Parallel int
@@ -43,15 +47,28 @@ type Options struct {
 	Log logr.Logger
 }
 
-// DefaultImage is the project's image, which holds imdsguard.
-const DefaultImage = "ghcr.io/imdsguard/imdsguard:latest"
+// ImageRepository is where the project's image (the repository's
+// Dockerfile) is published.
+const ImageRepository = "imdsguard/imdsguard"
+
+// DefaultImage is the project's image of this build's version: a release
+// vX.Y.Z runs X.Y.Z, the tag the Dockerfile's example builds; any other
+// build runs latest.
+func DefaultImage(v string) string {
+	if semver.MatchString(v) {
+		return ImageRepository + ":" + strings.TrimPrefix(v, "v")
+	}
+	return ImageRepository + ":latest"
+}
+
+var semver = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
 
 func (o Options) withDefaults() Options {
 	if o.Image == "" {
-		o.Image = DefaultImage
+		o.Image = DefaultImage(version.Get().Version)
 	}
-	if len(o.Command) == 0 {
-		o.Command = append([]string{"imdsguard", "probe", "agent", "--termination-log=" + corev1.TerminationMessagePathDefault}, o.AgentArgs...)
+	if len(o.Args) == 0 {
+		o.Args = append([]string{"probe", "agent", "--termination-log=" + corev1.TerminationMessagePathDefault}, o.AgentArgs...)
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = 4

@@ -140,8 +140,9 @@ func assertRestricted(t *testing.T, p *corev1.Pod) {
 	case c.SecurityContext == nil || c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation ||
 		c.SecurityContext.Capabilities == nil || len(c.SecurityContext.Capabilities.Drop) != 1 || c.SecurityContext.Capabilities.Drop[0] != "ALL":
 		t.Errorf("%s: container security context not restricted: %+v", p.Name, c.SecurityContext)
-	case c.Image != "example.com/imdsguard:test" || c.Command[0] != "imdsguard" || c.Command[1] != "probe" || c.Command[2] != "agent":
-		t.Errorf("%s: runs %s %v", p.Name, c.Image, c.Command)
+	case c.Image != "example.com/imdsguard:test" || len(c.Command) != 0 || len(c.Args) < 3 || c.Args[0] != "probe" || c.Args[1] != "agent" ||
+		c.Args[2] != "--termination-log=/dev/termination-log":
+		t.Errorf("%s: runs %s %v %v, want the image's entrypoint with probe agent", p.Name, c.Image, c.Command, c.Args)
 	case s.ActiveDeadlineSeconds == nil || *s.ActiveDeadlineSeconds != 3:
 		t.Errorf("%s: activeDeadlineSeconds %v", p.Name, s.ActiveDeadlineSeconds)
 	case len(p.OwnerReferences) != 1 || p.OwnerReferences[0].Kind != "ConfigMap" || p.OwnerReferences[0].Controller == nil || !*p.OwnerReferences[0].Controller:
@@ -196,5 +197,14 @@ func TestRunInterruptedAndParallel(t *testing.T) {
 	}
 	if k.MaxLive() > 2 {
 		t.Errorf("%d probe pods at once, limit 2", k.MaxLive())
+	}
+}
+
+func TestDefaultImage(t *testing.T) {
+	for v, want := range map[string]string{"v0.1.0": "imdsguard/imdsguard:0.1.0", "dev": "imdsguard/imdsguard:latest",
+		"v0.1.0-3-gabc": "imdsguard/imdsguard:latest"} {
+		if got := pods.DefaultImage(v); got != want {
+			t.Errorf("DefaultImage(%q) = %q, want %q", v, got, want)
+		}
 	}
 }

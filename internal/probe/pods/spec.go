@@ -82,7 +82,7 @@ func (r *runner) podFor(s Subject) *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name:                     ContainerName,
 				Image:                    r.o.Image,
-				Command:                  r.o.Command,
+				Args:                     r.o.Args,
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				SecurityContext: &corev1.SecurityContext{

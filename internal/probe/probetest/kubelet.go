@@ -24,7 +24,7 @@ type Outcome int
 // Outcomes.
 const (
 	// RunAgent runs the agent in-process, with the --target and --check
-	// arguments of the pod's command, and reports success.
+	// arguments of the pod's container, and reports success.
 	RunAgent Outcome = iota
 	// Fail ends the pod as Failed, with no termination message.
 	Fail
@@ -117,7 +117,7 @@ func (k *Kubelet) act(ctx context.Context, p *corev1.Pod) {
 func (k *Kubelet) agent(ctx context.Context, p *corev1.Pod) string {
 	o := probe.Options{Targets: map[string]string{}, DialTimeout: 300 * time.Millisecond, Timeout: 3 * time.Second,
 		Dial: Dial(k.t, k.res), Resolver: k.res}
-	for _, a := range p.Spec.Containers[0].Command {
+	for _, a := range p.Spec.Containers[0].Args {
 		if v, ok := strings.CutPrefix(a, "--target="); ok {
 			id, hp, _ := strings.Cut(v, "=")
 			o.Targets[id] = hp
