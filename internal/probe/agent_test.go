@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func run(t *testing.T, targets map[string]string, only ...string) *probe.Report 
 		t.Fatal(err)
 	}
 	for _, c := range probe.Checks() {
-		if len(only) == 0 || contains(only, c.ID) {
+		if len(only) == 0 || slices.Contains(only, c.ID) {
 			if _, ok := targets[c.ID]; !ok {
 				if _, ok := targets[c.Endpoint]; !ok {
 					t.Fatalf("check %s has no loopback target", c.ID)
@@ -40,15 +41,6 @@ func run(t *testing.T, targets map[string]string, only ...string) *probe.Report 
 	r := probe.Run(context.Background(), o)
 	assertNoSecrets(t, r)
 	return r
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // assertNoSecrets fails when the encoded report holds anything a fake

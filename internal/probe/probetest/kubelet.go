@@ -3,6 +3,7 @@ package probetest
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,7 +128,7 @@ func (k *Kubelet) agent(ctx context.Context, p *corev1.Pod) string {
 		}
 	}
 	for _, c := range probe.Checks() {
-		if len(o.Only) > 0 && !contains(o.Only, c.ID) {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, c.ID) {
 			continue
 		}
 		if _, ok := o.Targets[c.ID]; !ok {
@@ -142,15 +143,6 @@ func (k *Kubelet) agent(ctx context.Context, p *corev1.Pod) string {
 		k.t.Errorf("test kubelet: %v", err)
 	}
 	return string(b)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Seen returns the probe pods created so far, as created.
