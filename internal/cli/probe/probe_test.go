@@ -146,6 +146,15 @@ func TestLocal(t *testing.T) {
 			t.Errorf("sarif: %v\n%s", err, r.out)
 		}
 	})
+	for _, format := range []string{"markdown", "html"} {
+		t.Run(format, func(t *testing.T) {
+			r := runCLI(t, append([]string{"--local", "-f", format, "--check", "gcp"}, targets...)...)
+			if r.code != cli.ExitFindings || !strings.Contains(r.out, "IMDS-014") {
+				t.Errorf("exit %d, want 1 and the credentials finding: %s\n%s", r.code, r.errOut, r.out)
+			}
+			assertNoSecrets(t, r.out)
+		})
+	}
 	t.Run("blocked", func(t *testing.T) {
 		r := runCLI(t, "--local", "-f", "json", "--check", "alibaba", "--target", "alibaba="+probetest.Closed(t))
 		if r.code != 0 {
