@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -117,6 +118,23 @@ func TestDecideTable(t *testing.T) {
 		{"root", FlavourAuto, false, req("GET", "/"), Allowance{}, RuleUnknownPath},
 		{"get with body", FlavourAuto, false, withBody(req("GET", "/latest/meta-data/instance-id"), 5, nil), Allowance{}, RuleBody},
 		{"get chunked", FlavourAuto, false, withBody(req("GET", "/latest/meta-data/instance-id"), -1, []string{"chunked"}), Allowance{}, RuleBody},
+		// The canonicaliser refuses by name, even where the decoded path would be harmless.
+		{"encoded slash", FlavourAWS, false, req("GET", "/latest%2Fmeta-data/instance-id"), Allowance{}, RuleEncodedSeparator},
+		{"encoded slash lower", FlavourAWS, false, req("GET", "/latest%2fmeta-data/instance-id"), Allowance{}, RuleEncodedSeparator},
+		{"encoded dot", FlavourAWS, false, req("GET", "/latest/meta-data/%2e/instance-id"), Allowance{}, RuleEncodedSeparator},
+		{"encoded backslash", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id%5C"), Allowance{}, RuleEncodedSeparator},
+		{"raw backslash", FlavourAWS, false, req("GET", "/latest\\meta-data/instance-id"), Allowance{}, RuleEncodedSeparator},
+		{"double encoding", FlavourAWS, false, req("GET", "/latest/meta-data/instance%252Did"), Allowance{}, RuleEncoding},
+		{"encoded NUL", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id%00"), Allowance{}, RuleEncoding},
+		{"bad escape", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id%G0"), Allowance{}, RuleEncoding},
+		{"double slash", FlavourAWS, false, req("GET", "/latest//meta-data/instance-id"), Allowance{}, RuleDoubleSlash},
+		{"dot segment", FlavourAWS, false, req("GET", "/latest/./meta-data/instance-id"), Allowance{}, RuleDotSegment},
+		{"dot-dot segment", FlavourAWS, false, req("GET", "/latest/x/../meta-data/instance-id"), Allowance{}, RuleDotSegment},
+		{"path parameter", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id;x"), Allowance{}, RuleCharacter},
+		{"fragment", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id#x"), Allowance{}, RuleTarget},
+		{"harmless encoding decoded once", FlavourAWS, false, req("GET", "/latest/meta-data/instance%2Did"), Allowance{}, RuleSafe},
+		{"header with underscore", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id", "X_Forwarded_For", "1.2.3.4"), Allowance{}, RuleHeaderName},
+		{"too many headers", FlavourAWS, false, req("GET", "/latest/meta-data/instance-id", manyHeaders(maxHeaders+1)...), Allowance{}, RuleOversized},
 		{"config allow", FlavourAuto, false, req("GET", "/latest/meta-data/placement/availability-zone"), Allowance{}, RuleExtra},
 	}
 	for _, tc := range tests {
@@ -132,6 +150,14 @@ func TestDecideTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyHeaders(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("X-H%d", i), "v")
+	}
+	return out
 }
 
 func withHost(r Request, host string) Request { r.Host = host; return r }
