@@ -99,7 +99,7 @@ func TestProbeCluster(t *testing.T) {
 	env := testenv.Get(t)
 	cs := env.Clientset
 	cluster(t, cs, []string{"pc-open", "pc-failing"}, []string{"pc-denied"})
-	probetest.StartKubelet(t, cs, func(p *corev1.Pod) probetest.Outcome {
+	k := probetest.StartKubelet(t, cs, func(p *corev1.Pod) probetest.Outcome {
 		if p.Namespace == "pc-failing" {
 			return probetest.Fail
 		}
@@ -154,6 +154,43 @@ func TestProbeCluster(t *testing.T) {
 			t.Errorf("exit %d, want 2 and the failure in the report:\n%s\n%s", r.code, r.out, r.errOut)
 		}
 		findings(t, r.out)
+	})
+
+	t.Run("node mode", func(t *testing.T) {
+		ctx := context.Background()
+		for name, role := range map[string]string{"pc-worker-1": "worker", "pc-worker-2": "worker", "pc-control": "control"} {
+			must(t, create(ctx, cs.CoreV1().Nodes().Create, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pc-role": role}}}))
+		}
+		r := runCLI(t, append([]string{"--kubeconfig", kubeconfig, "--node-selector", "pc-role=worker", "--node-namespace", "pc-open",
+			"-f", "json", "--check", "alibaba"}, loopback(t, fakeimds.Options{})...)...)
+		noProbePodsLeft(t, cs)
+		if r.code != cli.ExitFindings {
+			t.Fatalf("exit %d: %s", r.code, r.errOut)
+		}
+		got, _ := findings(t, r.out)
+		want := map[string]rules.Severity{
+			"IMDS-014 Node pc-worker-1 100.100.100.200:80/TCP": rules.High,
+			"IMDS-014 Node pc-worker-2 100.100.100.200:80/TCP": rules.High,
+		}
+		if len(got) != len(want) || got["IMDS-014 Node pc-worker-1 100.100.100.200:80/TCP"] != rules.High || got["IMDS-014 Node pc-worker-2 100.100.100.200:80/TCP"] != rules.High {
+			t.Errorf("findings %v, want %v", got, want)
+		}
+		nodes := map[string]bool{}
+		for _, p := range k.Seen() {
+			if p.Spec.NodeName == "" {
+				continue
+			}
+			nodes[p.Spec.NodeName] = true
+			if !p.Spec.HostNetwork || p.Namespace != "pc-open" || len(p.Spec.Tolerations) != 1 || p.Spec.Tolerations[0].Operator != corev1.TolerationOpExists {
+				t.Errorf("node probe %s/%s: hostNetwork %v, tolerations %v", p.Namespace, p.Name, p.Spec.HostNetwork, p.Spec.Tolerations)
+			}
+		}
+		if len(nodes) != 2 || !nodes["pc-worker-1"] || !nodes["pc-worker-2"] {
+			t.Errorf("node probes ran on %v, want the two workers", nodes)
+		}
+		if r := runCLI(t, "--kubeconfig", kubeconfig, "--node-selector", "pc-role=none", "--check", "alibaba", "--target", "alibaba=127.0.0.1:1"); r.code != cli.ExitUsage {
+			t.Errorf("a selector that selects no node: exit %d, want 2: %s", r.code, r.errOut)
+		}
 	})
 
 	t.Run("no such workload", func(t *testing.T) {

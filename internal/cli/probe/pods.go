@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
@@ -27,6 +28,8 @@ type podFlags struct {
 	parallel    int
 	deadline    time.Duration
 	podDeadline time.Duration
+	nodes       string
+	nodeNS      string
 }
 
 func (f *podFlags) add(fs *pflag.FlagSet) {
@@ -36,11 +39,13 @@ func (f *podFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.parallel, "parallel", 4, "the most probe pods at once")
 	fs.DurationVar(&f.deadline, "deadline", 5*time.Minute, "the longest the whole probe may take; unfinished probes are reported and their pods deleted")
 	fs.DurationVar(&f.podDeadline, "pod-deadline", 2*time.Minute, "the longest one probe pod may take, from creation to report (also its activeDeadlineSeconds)")
+	fs.StringVar(&f.nodes, "node-selector", "", "node mode: also probe from a hostNetwork pod on every node this label selector selects (\"\" with the flag given: every node)")
+	fs.StringVar(&f.nodeNS, "node-namespace", "default", "node mode: the namespace of the node probes; its Pod Security level must admit hostNetwork")
 }
 
 // set reports whether any flag that only a cluster probe reads was given.
 func (f *podFlags) set(fs *pflag.FlagSet) bool {
-	for _, n := range []string{"as", "image", "parallel", "deadline", "pod-deadline", "kubeconfig", "context", "contexts",
+	for _, n := range []string{"as", "image", "parallel", "deadline", "pod-deadline", "node-selector", "node-namespace", "kubeconfig", "context", "contexts",
 		"all-contexts", "namespace", "all-namespaces", "cloud", "endpoint", "config", "node-profile"} {
 		if fl := fs.Lookup(n); fl != nil && fl.Changed {
 			return true
@@ -57,11 +62,11 @@ func namespaceProbe(ns string) model.ObjectRef {
 	return model.ObjectRef{APIVersion: "v1", Kind: "ProbePod", Namespace: ns, Name: probePodName}
 }
 
-func runPods(ctx context.Context, s cli.Streams, f *flags, out *cli.Output) error {
+func runPods(ctx context.Context, s cli.Streams, f *flags, nodeMode bool, out *cli.Output) error {
 	pf := &f.pods
 	k := pf.input.Kube
-	if k.Namespace == "" && !k.AllNamespaces && len(pf.as) == 0 {
-		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("say where to probe: --local, -n NAMESPACE, -A or --as NAMESPACE/KIND/NAME")}
+	if k.Namespace == "" && !k.AllNamespaces && len(pf.as) == 0 && !nodeMode {
+		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("say where to probe: --local, -n NAMESPACE, -A, --as NAMESPACE/KIND/NAME or --node-selector")}
 	}
 	if pf.parallel < 1 || pf.deadline <= 0 || pf.podDeadline <= 0 {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: errors.New("--parallel, --deadline and --pod-deadline must be positive")}
@@ -99,6 +104,13 @@ func runPods(ctx context.Context, s cli.Streams, f *flags, out *cli.Output) erro
 	subjects, err := subjectsFor(static.Inventory, as, nss, c.Name)
 	if err != nil {
 		return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+	}
+	if nodeMode {
+		nodes, err := nodeSubjects(ctx, client, pf.nodes, pf.nodeNS, c.Name)
+		if err != nil {
+			return err
+		}
+		subjects = append(subjects, nodes...)
 	}
 	probes := pods.Run(ctx, client, subjects, pods.Options{Image: pf.image, AgentArgs: f.agent.args(),
 		Parallel: pf.parallel, PodDeadline: pf.podDeadline})
@@ -168,4 +180,28 @@ func findWorkload(inv *model.Inventory, ref model.ObjectRef) *model.Workload {
 		}
 	}
 	return nil
+}
+
+// nodeSubjects makes one hostNetwork subject per node the selector
+// selects. A node probe has no static verdict to be compared with: what a
+// hostNetwork pod reaches is decided by the node, not by policy.
+func nodeSubjects(ctx context.Context, client kubernetes.Interface, selector, ns, cluster string) ([]pods.Subject, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--node-selector: %w", err)}
+	}
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("listing nodes: %w", err)}
+	}
+	if len(list.Items) == 0 {
+		return nil, &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf("--node-selector %q selects no node", selector)}
+	}
+	out := make([]pods.Subject, 0, len(list.Items))
+	for _, n := range list.Items {
+		out = append(out, pods.Subject{Object: model.ObjectRef{APIVersion: "v1", Kind: "Node", Name: n.Name}, Source: model.Source{Cluster: cluster},
+			Namespace: ns, HostNetwork: true, NodeName: n.Name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeName < out[j].NodeName })
+	return out, nil
 }

@@ -30,7 +30,7 @@ func NewCommand(s cli.Streams) *cobra.Command {
 func newCommand(s cli.Streams, d dialer) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "probe [flags] --local | -n NAMESPACE | -A",
+		Use:   "probe [flags] --local | -n NAMESPACE | -A | --as NAMESPACE/KIND/NAME | --node-selector SELECTOR",
 		Short: "Prove from inside the cluster what the metadata services really answer",
 		Long: "Asks every metadata endpoint for credentials, the way a compromised pod would, and classifies " +
 			"each answer: credentials served, metadata only, refused by the service's token or header rules, " +
@@ -38,7 +38,8 @@ func newCommand(s cli.Streams, d dialer) *cobra.Command {
 			"--local probes from this machine's network namespace. -n and -A run a short-lived probe pod in each " +
 			"namespace (or, with --as, one that wears a workload's labels, ServiceAccount and hostNetwork " +
 			"setting), read each pod's report from its termination message, delete the pods, and compare what " +
-			"they met with the static verdict of a scan of the same cluster.\n\n" +
+			"they met with the static verdict of a scan of the same cluster. --node-selector also probes from a " +
+			"hostNetwork pod on each selected node.\n\n" +
 			"Exit codes: 0 clean; 1 findings at or above --fail-on; 2 a usage error, or probes that gave no report.",
 		Example: "  imdsguard probe --local\n  imdsguard probe -n payments\n" +
 			"  imdsguard probe --as payments/Deployment/api -f json\n  imdsguard probe -A --parallel 8 --deadline 3m",
@@ -54,7 +55,7 @@ func newCommand(s cli.Streams, d dialer) *cobra.Command {
 				}
 				return runLocal(cmd.Context(), s, f, d, out)
 			}
-			return runPods(cmd.Context(), s, f, out)
+			return runPods(cmd.Context(), s, f, cmd.Flags().Changed("node-selector"), out)
 		},
 	}
 	f.agent.add(cmd.Flags())

@@ -33,6 +33,8 @@ type Subject struct {
 	Labels         map[string]string
 	ServiceAccount string
 	HostNetwork    bool
+	// NodeName pins the pod to a node, tolerating every taint: node mode.
+	NodeName string
 }
 
 // NamespaceLabels are the labels of a namespace probe (without the run
@@ -69,6 +71,8 @@ func (r *runner) podFor(s Subject) *corev1.Pod {
 			ServiceAccountName:            sa,
 			AutomountServiceAccountToken:  to(false),
 			HostNetwork:                   s.HostNetwork,
+			NodeName:                      s.NodeName,
+			Tolerations:                   tolerations(s),
 			EnableServiceLinks:            to(false),
 			ActiveDeadlineSeconds:         &deadline,
 			TerminationGracePeriodSeconds: to[int64](0),
@@ -97,3 +101,12 @@ func (r *runner) podFor(s Subject) *corev1.Pod {
 }
 
 func to[T any](v T) *T { return &v }
+
+// tolerations lets a node probe run on a tainted node: it is pinned there
+// and asked for by name.
+func tolerations(s Subject) []corev1.Toleration {
+	if s.NodeName == "" {
+		return nil
+	}
+	return []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+}
