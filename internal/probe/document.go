@@ -109,9 +109,7 @@ func Document(probes []Probe, static Static, version string) *report.Document {
 	d.Summary.Namespaces = len(d.Namespaces)
 	d.Summary.Workloads = len(d.Workloads)
 	d.Summary.InputErrors = len(d.Errors)
-	for _, f := range d.Findings {
-		d.Summary.Findings[f.Severity.String()]++
-	}
+	countFindings(d)
 	for _, r := range reg.Rules() {
 		d.Rules = append(d.Rules, scan.RuleDoc(r))
 	}
@@ -195,4 +193,25 @@ func targetDocs(ts map[string]reach.Target) []report.Target {
 		out = append(out, scan.TargetDoc(t))
 	}
 	return out
+}
+
+// Suppress marks the findings that the annotations of inv's objects, or
+// cfg, suppress, as a scan does, and counts them again.
+func Suppress(d *report.Document, inv *model.Inventory, cfg []rules.ConfigSuppression) {
+	rules.Default().Suppress(d.Findings, inv, cfg) // the scan of inv has reported the warnings
+	countFindings(d)
+}
+
+func countFindings(d *report.Document) {
+	d.Summary.Suppressed = 0
+	for k := range d.Summary.Findings {
+		d.Summary.Findings[k] = 0
+	}
+	for _, f := range d.Findings {
+		if f.Suppressed != nil {
+			d.Summary.Suppressed++
+		} else {
+			d.Summary.Findings[f.Severity.String()]++
+		}
+	}
 }

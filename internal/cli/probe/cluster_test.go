@@ -134,6 +134,26 @@ func TestProbeCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("suppressed by annotation", func(t *testing.T) {
+		ctx := context.Background()
+		d, err := cs.AppsV1().Deployments("pc-denied").Get(ctx, "web", metav1.GetOptions{})
+		must(t, err)
+		d.Annotations = map[string]string{rules.IgnoreAnnotation: rules.ProbeCredentialsID, rules.IgnoreReasonAnnotation: "a test"}
+		_, err = cs.AppsV1().Deployments("pc-denied").Update(ctx, d, metav1.UpdateOptions{})
+		must(t, err)
+		r := runCLI(t, append([]string{"--kubeconfig", kubeconfig, "--as", "pc-denied/Deployment/web", "-f", "json", "--check", "aws-imdsv1"},
+			loopback(t, fakeimds.Options{})...)...)
+		noProbePodsLeft(t, cs)
+		_, doc := findings(t, r.out)
+		suppressed := map[string]bool{}
+		for _, f := range doc.Findings {
+			suppressed[f.RuleID] = f.Suppressed != nil
+		}
+		if len(suppressed) != 2 || !suppressed[rules.ProbeCredentialsID] || suppressed[rules.DatapathDisagreesID] || doc.Summary.Suppressed != 1 {
+			t.Errorf("want IMDS-014 suppressed and IMDS-013 not: %v, summary %+v", suppressed, doc.Summary)
+		}
+	})
+
 	t.Run("policy allows, datapath refuses", func(t *testing.T) {
 		r := runCLI(t, "--kubeconfig", kubeconfig, "--as", "pc-open/deployment/web", "-f", "json", "--check", "aws-imdsv2",
 			"--target", "aws-imds-ipv4="+probetest.Closed(t))

@@ -14,9 +14,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/config"
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/probe"
 	"github.com/imdsguard/imdsguard/internal/probe/pods"
+	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/version"
 )
 
@@ -115,6 +117,15 @@ func runPods(ctx context.Context, s cli.Streams, f *flags, nodeMode bool, out *c
 	probes := pods.Run(ctx, client, subjects, pods.Options{Image: pf.image, AgentArgs: f.agent.args(),
 		Parallel: pf.parallel, PodDeadline: pf.podDeadline})
 	doc := probe.Document(probes, probe.StaticFrom(static.Document()), version.Get().Version)
+	var cfg []rules.ConfigSuppression
+	if pf.input.Config != "" {
+		c, err := config.Load(pf.input.Config) // read and checked by the scan already
+		if err != nil {
+			return &cli.ExitError{Code: cli.ExitUsage, Err: err}
+		}
+		cfg = c.Suppressions
+	}
+	probe.Suppress(doc, static.Inventory, cfg)
 	return finish(s, out, doc)
 }
 
