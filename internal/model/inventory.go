@@ -10,6 +10,9 @@ type Inventory struct {
 	ServiceAccounts []*ServiceAccount
 	Nodes           []*Node
 	Unsupported     []*PolicyStub
+	// AdminPolicies are the AdminNetworkPolicies and
+	// BaselineAdminNetworkPolicies the engine evaluates.
+	AdminPolicies []*AdminPolicy
 	// NodeConfigs are node settings read from infrastructure code and cloud
 	// exports in the same run.
 	NodeConfigs []*NodeConfig

@@ -25,6 +25,9 @@ func (c *collected) body(o *object) func() {
 	case classNode:
 		n := o.node()
 		return func() { c.nodes = append(c.nodes, n) }
+	case classAdminPolicy:
+		p := o.adminPolicy()
+		return func() { c.admin = append(c.admin, p) }
 	case classStub:
 		s := o.stub()
 		return func() { c.stubs = append(c.stubs, s) }

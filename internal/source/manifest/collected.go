@@ -42,6 +42,7 @@ type collected struct {
 	accounts   []*model.ServiceAccount
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
+	admin      []*model.AdminPolicy
 	unknown    []UnknownObject
 	// nodeConfigs are node settings from infrastructure code and cloud
 	// exports (nodeconfigs.go).

@@ -19,6 +19,7 @@ const (
 	classNode
 	classNetworkPolicy
 	classStub
+	classAdminPolicy // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
 )
 
 // group returns the API group of an apiVersion ("" for the core group).
@@ -68,6 +69,9 @@ var foldedKinds = map[string]bool{
 // classify names the class of a kind; unknown kinds are looked at further
 // by the caller (any kind with a pod template is a workload).
 func classify(apiVersion, kind string) class {
+	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") {
+		return classAdminPolicy
+	}
 	key := kindKey(apiVersion, kind)
 	if c, ok := classes[key]; ok {
 		return c
@@ -81,7 +85,7 @@ func classify(apiVersion, kind string) class {
 // namespaced reports whether objects of a class live in a namespace.
 func namespaced(c class, apiVersion, kind string) bool {
 	switch c {
-	case classNamespace, classNode, classUnknown:
+	case classNamespace, classNode, classUnknown, classAdminPolicy:
 		return false
 	case classStub:
 		return !stubKinds[kindKey(apiVersion, kind)].ClusterScoped

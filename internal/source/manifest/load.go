@@ -111,6 +111,7 @@ func (r *Result) merge(c *collected) {
 	inv.ServiceAccounts = append(inv.ServiceAccounts, c.accounts...)
 	inv.Nodes = append(inv.Nodes, c.nodes...)
 	inv.Unsupported = append(inv.Unsupported, c.stubs...)
+	inv.AdminPolicies = append(inv.AdminPolicies, c.admin...)
 	inv.NodeConfigs = append(inv.NodeConfigs, c.nodeConfigs...)
 	inv.NodeConfigGaps = append(inv.NodeConfigGaps, c.nodeConfigGaps...)
 	for _, u := range c.unknown {

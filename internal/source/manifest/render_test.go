@@ -42,6 +42,9 @@ func render(r *Result) string {
 	for _, s := range inv.Unsupported {
 		p("stub %s apiVersion=%s clusterScoped=%t hostNetwork=%t baseline=%t src=%s", s.Ref, s.Ref.APIVersion, s.ClusterScoped, s.SelectsHostNetwork, s.Baseline, s.Source)
 	}
+	for _, ap := range inv.AdminPolicies {
+		renderAdminPolicy(p, ap)
+	}
 	for _, k := range slices.Sorted(maps.Keys(inv.UnknownKinds)) {
 		p("unknown %s x%d", k, inv.UnknownKinds[k])
 	}
@@ -67,6 +70,40 @@ func renderPolicy(p func(string, ...any), np *model.NetworkPolicy) {
 			default:
 				p("    pods=%s namespaces=%s src=%s", selector(peer.PodSelector), selector(peer.NamespaceSelector), peer.Source)
 			}
+		}
+		for _, port := range r.Ports {
+			p("    port %s number=%d name=%q end=%d src=%s", port.Protocol, port.Number, port.Name, port.EndPort, port.Source)
+		}
+	}
+}
+
+func renderAdminPolicy(p func(string, ...any), ap *model.AdminPolicy) {
+	p("adminpolicy %s baseline=%t priority=%d src=%s", ap.Ref, ap.Baseline, ap.Priority, ap.Source)
+	p("  subject namespaces=%s src=%s", selector(ap.Subject.Namespaces), ap.Subject.Source)
+	if sp := ap.Subject.Pods; sp != nil {
+		p("  subject pods namespaceSelector=%s podSelector=%s", selector(&sp.NamespaceSelector), selector(&sp.PodSelector))
+	}
+	for _, r := range ap.Egress {
+		p("  egress[%d] name=%q action=%s src=%s", r.Index, r.Name, r.Action, r.Source)
+		for _, peer := range r.To {
+			switch {
+			case peer.Pods != nil:
+				p("    pods namespaceSelector=%s podSelector=%s src=%s", selector(&peer.Pods.NamespaceSelector), selector(&peer.Pods.PodSelector), peer.Source)
+			case peer.Namespaces != nil:
+				p("    namespaces=%s src=%s", selector(peer.Namespaces), peer.Source)
+			case peer.Nodes != nil:
+				p("    nodes=%s src=%s", selector(peer.Nodes), peer.Source)
+			case peer.DomainNames != nil:
+				p("    domainNames=%v src=%s", peer.DomainNames, peer.Source)
+			default:
+				p("    networks src=%s", peer.Source)
+				for _, b := range peer.Networks {
+					p("      cidr=%s (%s) ambiguous=%q src=%s", b.CIDR, b.RawCIDR, b.Ambiguous, b.Source)
+				}
+			}
+		}
+		if r.Ports == nil {
+			p("    ports: every port")
 		}
 		for _, port := range r.Ports {
 			p("    port %s number=%d name=%q end=%d src=%s", port.Protocol, port.Number, port.Name, port.EndPort, port.Source)

@@ -1,0 +1,67 @@
+package model
+
+// AdminAction is what an AdminNetworkPolicy or BaselineAdminNetworkPolicy
+// rule does with the traffic it matches.
+type AdminAction string
+
+// The rule actions. Pass exists only in AdminNetworkPolicy.
+const (
+	AdminAllow AdminAction = "Allow"
+	AdminDeny  AdminAction = "Deny"
+	AdminPass  AdminAction = "Pass"
+)
+
+// NamespacedPods selects the pods that match PodSelector in the namespaces
+// that match NamespaceSelector.
+type NamespacedPods struct {
+	NamespaceSelector Selector
+	PodSelector       Selector
+}
+
+// AdminSubject is the subject of an admin policy: exactly one of
+// Namespaces (every pod of the selected namespaces) and Pods is set.
+// Host-network pods are never selected.
+type AdminSubject struct {
+	Namespaces *Selector
+	Pods       *NamespacedPods
+	Source     Source
+}
+
+// AdminPeer is one entry of an admin policy egress rule's `to` list;
+// exactly one field is set.
+type AdminPeer struct {
+	Namespaces *Selector
+	Pods       *NamespacedPods
+	// Nodes selects node IPs.
+	Nodes *Selector
+	// Networks are CIDRs, each kept as an ipBlock with no except.
+	Networks []IPBlock
+	// DomainNames are DNS names (Allow rules only).
+	DomainNames []string
+	Source      Source
+}
+
+// AdminRule is one entry of an admin policy's `egress` list.
+type AdminRule struct {
+	Index  int
+	Name   string
+	Action AdminAction
+	To     []AdminPeer
+	// Ports nil means every port. Each entry is a portNumber (Number), a
+	// portRange (Number to EndPort) or a namedPort (Name).
+	Ports  []Port
+	Source Source
+}
+
+// AdminPolicy is a policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy,
+// or a BaselineAdminNetworkPolicy when Baseline is set, reduced to what
+// egress reachability needs.
+type AdminPolicy struct {
+	Ref      ObjectRef
+	Baseline bool
+	// Priority orders AdminNetworkPolicies, lowest first; 0 for a baseline.
+	Priority int32
+	Subject  AdminSubject
+	Egress   []AdminRule
+	Source   Source
+}
