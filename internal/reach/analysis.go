@@ -59,7 +59,7 @@ func Evaluate(inv *model.Inventory, targets []Target, opts ...Option) *Analysis 
 	}
 	// Namespace by namespace, so that what selection and the result cache
 	// hold stays the size of one namespace.
-	memo := resultCache{e: e, ids: policyIDs(inv), m: map[string][]Result{}}
+	memo := resultCache{e: e, ids: policyIDs(inv), adminIDs: adminIDs(inv), m: map[string][]Result{}}
 	for ns, ix := range e.ns {
 		a.evaluateNamespace(ns, ix, &memo)
 		ix.byLabel, ix.byKey, ix.pods = nil, nil, nil // only needed for selection
@@ -107,8 +107,10 @@ func (a *Analysis) evaluateNamespace(ns string, ix *nsIndex, memo *resultCache) 
 type resultCache struct {
 	e   *Engine
 	ids map[*model.NetworkPolicy]int
-	m   map[string][]Result
-	buf []byte
+	// adminIDs number the admin policies, for the keys.
+	adminIDs map[*model.AdminPolicy]int
+	m        map[string][]Result
+	buf      []byte
 }
 
 func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy) []Result {
@@ -120,6 +122,21 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 		c.buf = append(c.buf, 0)
 		c.buf = strconv.AppendInt(c.buf, int64(c.ids[p]), 10)
 	}
+	admin, baseline := c.e.adminSelect(ns, t)
+	for i, sel := range [][]adminSel{admin, baseline} {
+		// Pods that meet different admin policies must not share a result.
+		if len(sel) == 0 {
+			continue
+		}
+		c.buf = append(c.buf, 0, "ab"[i])
+		for _, s := range sel {
+			c.buf = append(c.buf, 0)
+			c.buf = strconv.AppendInt(c.buf, int64(c.adminIDs[s.p]), 10)
+			if s.maybe {
+				c.buf = append(c.buf, '?')
+			}
+		}
+	}
 	if c.e.node != nil {
 		// The node layer's answer also depends on where the pod may run.
 		if k := t.PlacementKey(); k != "" {
@@ -129,7 +146,7 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 	if r, ok := c.m[string(c.buf)]; ok {
 		return r
 	}
-	r := c.e.Pod(ns, t, policies)
+	r := c.e.pod(ns, t, policies, admin, baseline)
 	c.m[string(c.buf)] = r
 	return r
 }
@@ -137,6 +154,14 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 func policyIDs(inv *model.Inventory) map[*model.NetworkPolicy]int {
 	ids := make(map[*model.NetworkPolicy]int, len(inv.NetworkPolicies))
 	for i, p := range inv.NetworkPolicies {
+		ids[p] = i
+	}
+	return ids
+}
+
+func adminIDs(inv *model.Inventory) map[*model.AdminPolicy]int {
+	ids := make(map[*model.AdminPolicy]int, len(inv.AdminPolicies))
+	for i, p := range inv.AdminPolicies {
 		ids[p] = i
 	}
 	return ids

@@ -20,6 +20,11 @@ type Engine struct {
 	compiled map[*model.NetworkPolicy][]policyVerdict
 	cluster  clusterStubs
 	node     NodeLayer
+	// admin holds the AdminNetworkPolicies by priority, baseline the
+	// BaselineAdminNetworkPolicies; adminCompiled what each one's egress
+	// rules say about each target.
+	admin, baseline []*model.AdminPolicy
+	adminCompiled   map[*model.AdminPolicy][]adminVerdict
 }
 
 type policyVerdict struct {
@@ -43,6 +48,16 @@ func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 			e.compiled[np] = compile(np, targets)
 		}
 	}
+	e.adminCompiled = make(map[*model.AdminPolicy][]adminVerdict, len(inv.AdminPolicies))
+	for _, p := range inv.AdminPolicies {
+		if p.Baseline {
+			e.baseline = append(e.baseline, p)
+		} else {
+			e.admin = append(e.admin, p)
+		}
+		e.adminCompiled[p] = compileAdmin(p, targets)
+	}
+	sortAdmin(e.admin)
 	for _, s := range inv.Unsupported {
 		if !s.ClusterScoped {
 			e.index(s.Ref.Namespace).stubs = append(e.index(s.Ref.Namespace).stubs, s)
@@ -107,8 +122,14 @@ func compile(np *model.NetworkPolicy, targets []Target) []policyVerdict {
 // for different targets share trace steps where they are equal; they must
 // not be modified.
 func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy) []Result {
+	admin, baseline := e.adminSelect(ns, t)
+	return e.pod(ns, t, policies, admin, baseline)
+}
+
+// pod is Pod with the admin policies that select the pod already known.
+func (e *Engine) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, admin, baseline []adminSel) []Result {
 	out := make([]Result, len(e.targets))
-	pe := podEval{e: e, ns: ns, policies: policies}
+	pe := podEval{e: e, ns: ns, policies: policies, admin: admin, baseline: baseline}
 	for ti := range e.targets {
 		if t.HostNetwork {
 			out[ti] = e.hostNetwork()
@@ -142,10 +163,13 @@ type podEval struct {
 	e        *Engine
 	ns       string
 	policies []*model.NetworkPolicy
-	prefix   []Step // steps of unevaluated kinds that come first
-	prefixOK bool
-	names    string
-	deny     []Step // the whole trace of a Blocked verdict
+	// admin and baseline are the admin policies selecting the pod, admin
+	// by priority.
+	admin, baseline []adminSel
+	prefix          []Step // steps of unevaluated kinds that come first
+	prefixOK        bool
+	names           string
+	deny            []Step // the whole trace of a Blocked verdict
 }
 
 func (pe *podEval) evaluate(ti int) Result {
@@ -161,28 +185,82 @@ func (pe *podEval) evaluate(ti int) Result {
 			pe.prefix = append(pe.prefix, stubStep(ix.stubs, "selects pods in this namespace"))
 		}
 	}
-	if len(pe.policies) == 0 {
-		if len(pe.prefix) == 0 && len(e.cluster.baseline) == 0 {
-			return Result{Verdict: Reachable, Trace: notIsolatedTrace}
-		}
-		trace := append(append([]Step{}, pe.prefix...), notIsolatedStep)
-		if len(e.cluster.baseline) > 0 {
-			trace = append(trace, stubStep(e.cluster.baseline, "decides for pods that no NetworkPolicy isolates"))
-		}
-		return Result{Verdict: Unknown, Trace: trace}
+	if len(pe.admin) == 0 {
+		verdict, trace := pe.belowAdmin(ti)
+		return pe.finish(verdict, trace)
 	}
-	verdict, step, shared := pe.networkPolicyStep(ti)
+	out, step := pe.adminLayer(ti)
+	trace := []Step{step}
+	var verdicts []Verdict
+	if out&outAllow != 0 {
+		verdicts = append(verdicts, Reachable)
+	}
+	if out&outDeny != 0 {
+		verdicts = append(verdicts, Blocked)
+	}
+	if out&outPass != 0 {
+		v, below := pe.belowAdmin(ti)
+		verdicts = append(verdicts, v)
+		trace = append(trace, below...)
+	}
+	verdict := verdicts[0]
+	for _, v := range verdicts[1:] {
+		if v != verdict {
+			verdict = Unknown
+		}
+	}
+	return pe.finish(verdict, trace)
+}
+
+// finish applies what can only make a verdict less certain: policy kinds
+// not evaluated that come first or sit beside NetworkPolicy, and input
+// that could not be read. The trace is never modified: results share it.
+func (pe *podEval) finish(verdict Verdict, trace []Step) Result {
 	if len(pe.prefix) > 0 {
-		return Result{Verdict: Unknown, Trace: append(append([]Step{}, pe.prefix...), step)}
+		return Result{Verdict: Unknown, Trace: append(append([]Step{}, pe.prefix...), trace...)}
 	}
 	if verdict == Blocked {
-		if why, ok := e.incomplete(pe.ns); ok {
-			return Result{Verdict: Unknown, Trace: []Step{step, {Layer: LayerInput, Decision: Undecided,
-				Reason: "input that could decide this could not be read: " + why}}}
+		if why, ok := pe.e.incomplete(pe.ns); ok {
+			return Result{Verdict: Unknown, Trace: append(append([]Step{}, trace...), Step{Layer: LayerInput, Decision: Undecided,
+				Reason: "input that could decide this could not be read: " + why})}
 		}
-		return Result{Verdict: Blocked, Trace: shared}
 	}
-	return Result{Verdict: verdict, Trace: []Step{step}}
+	return Result{Verdict: verdict, Trace: trace}
+}
+
+// belowAdmin decides with NetworkPolicy and, for a pod that no
+// NetworkPolicy isolates, the baseline layer. The trace may be shared
+// between targets and must be copied before it is extended.
+func (pe *podEval) belowAdmin(ti int) (Verdict, []Step) {
+	e := pe.e
+	if len(pe.policies) > 0 {
+		verdict, step, shared := pe.networkPolicyStep(ti)
+		if shared != nil {
+			return verdict, shared
+		}
+		return verdict, []Step{step}
+	}
+	if len(pe.baseline) == 0 && len(e.cluster.baseline) == 0 {
+		return Reachable, notIsolatedTrace
+	}
+	trace := []Step{notIsolatedStep}
+	verdict := Reachable
+	if len(pe.baseline) > 0 {
+		out, step := pe.baselineLayer(ti)
+		trace = append(trace, step)
+		switch out {
+		case outAllow:
+		case outDeny:
+			verdict = Blocked
+		default:
+			verdict = Unknown
+		}
+	}
+	if len(e.cluster.baseline) > 0 {
+		trace = append(trace, stubStep(e.cluster.baseline, "decides for pods that no NetworkPolicy isolates"))
+		verdict = Unknown
+	}
+	return verdict, trace
 }
 
 // networkPolicyStep decides for an isolated pod. For Blocked it also returns

@@ -1,0 +1,343 @@
+package reach
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+)
+
+// The admin layers evaluate AdminNetworkPolicy before NetworkPolicy and
+// BaselineAdminNetworkPolicy after it (docs/semantics.md). Wherever the
+// input leaves a choice open (a rule that may match, a subject that may
+// select the pod, two policies of one priority that both match), the
+// layers keep every possible outcome, and the verdict is decided only when
+// all of them agree.
+
+// outcome is a set of possible results of an admin policy, or of a layer.
+type outcome uint8
+
+const (
+	outAllow outcome = 1 << iota
+	outDeny
+	outPass // a Pass rule: on to NetworkPolicy, skipping later policies
+	outNone // no rule matches: on to the next policy, or the next layer
+)
+
+// adminVerdict is what one admin policy's egress rules say about a target:
+// the possible outcomes, and the rules that may decide, in order, up to
+// the first that certainly matches.
+type adminVerdict struct {
+	out   outcome
+	rules []RuleRef
+	acts  []model.AdminAction // the action of each rule
+}
+
+// adminSel is an admin policy that selects, or may select, a pod.
+type adminSel struct {
+	p     *model.AdminPolicy
+	maybe bool
+}
+
+func compileAdmin(p *model.AdminPolicy, targets []Target) []adminVerdict {
+	out := make([]adminVerdict, len(targets))
+	for ti := range targets {
+		v := &out[ti]
+		v.out = outNone
+		for ri := range p.Egress {
+			r := &p.Egress[ri]
+			m, why := adminRuleMatch(r, &targets[ti])
+			if m == no {
+				continue
+			}
+			v.out |= actionOutcome(r.Action)
+			v.rules = append(v.rules, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Source, Why: why})
+			v.acts = append(v.acts, r.Action)
+			if m == yes {
+				v.out &^= outNone
+				break
+			}
+		}
+	}
+	return out
+}
+
+func actionOutcome(a model.AdminAction) outcome {
+	switch a {
+	case model.AdminAllow:
+		return outAllow
+	case model.AdminDeny:
+		return outDeny
+	}
+	return outPass
+}
+
+// adminRuleMatch decides whether an admin egress rule matches the target.
+func adminRuleMatch(r *model.AdminRule, t *Target) (tri, string) {
+	peer, peerWhy := adminPeersMatch(r.To, t)
+	if peer == no {
+		return no, ""
+	}
+	port, portWhy := portsMatch(r.Ports, t)
+	if port == no {
+		return no, ""
+	}
+	if r.Ports == nil {
+		portWhy = "no `ports` (every port)"
+	}
+	return peer, peerWhy + ", " + portWhy
+}
+
+// adminPeersMatch: namespaces and pods peers select pod IPs and nodes
+// peers node IPs, which a metadata address is not; networks match by
+// containment; a domain name may resolve to the address.
+func adminPeersMatch(peers []model.AdminPeer, t *Target) (tri, string) {
+	best, why := no, ""
+	for i := range peers {
+		p := &peers[i]
+		for j := range p.Networks {
+			switch m, w := ipBlockMatch(&p.Networks[j], t); {
+			case m == yes:
+				return yes, strings.Replace(w, "ipBlock", "network", 1)
+			case m == maybe && best == no:
+				best, why = maybe, strings.Replace(w, "ipBlock", "network", 1)
+			}
+		}
+		if len(p.DomainNames) > 0 && best == no {
+			best, why = maybe, fmt.Sprintf("domainNames %s may resolve to %s (imdsguard does not resolve names)", strings.Join(p.DomainNames, ", "), t.Addr)
+		}
+	}
+	return best, why
+}
+
+// sortAdmin orders admin policies by priority, keeping input order within
+// one priority.
+func sortAdmin(ps []*model.AdminPolicy) {
+	slices.SortStableFunc(ps, func(a, b *model.AdminPolicy) int { return cmp.Compare(a.Priority, b.Priority) })
+}
+
+// adminSelect returns the AdminNetworkPolicies and the
+// BaselineAdminNetworkPolicies that select, or may select, a pod shape.
+// Host-network pods are never selected.
+func (e *Engine) adminSelect(ns string, t *model.PodTemplate) (admin, baseline []adminSel) {
+	if t.HostNetwork || len(e.admin)+len(e.baseline) == 0 {
+		return nil, nil
+	}
+	pick := func(ps []*model.AdminPolicy) []adminSel {
+		var out []adminSel
+		for _, p := range ps {
+			if m := e.subjectSelects(&p.Subject, ns, t.Labels); m != no {
+				out = append(out, adminSel{p: p, maybe: m == maybe})
+			}
+		}
+		return out
+	}
+	return pick(e.admin), pick(e.baseline)
+}
+
+// subjectSelects decides whether a subject selects a pod in a namespace.
+func (e *Engine) subjectSelects(s *model.AdminSubject, ns string, l model.Labels) tri {
+	if s.Namespaces != nil {
+		return e.namespaceSelects(s.Namespaces, ns)
+	}
+	if s.Pods == nil || !s.Pods.PodSelector.Matches(l) {
+		return no
+	}
+	return e.namespaceSelects(&s.Pods.NamespaceSelector, ns)
+}
+
+// namespaceSelects decides whether a namespace selector selects a
+// namespace. A namespace the input does not declare has the
+// kubernetes.io/metadata.name label and may have any other: a selector
+// that asks about another label may or may not select it.
+func (e *Engine) namespaceSelects(sel *model.Selector, ns string) tri {
+	if n := e.inv.Namespaces[ns]; n != nil && n.Declared {
+		if sel.Matches(n.Labels) {
+			return yes
+		}
+		return no
+	}
+	out := yes
+	for k, v := range sel.MatchLabels {
+		switch {
+		case k != model.MetadataNameLabel:
+			out = maybe
+		case v != ns:
+			return no
+		}
+	}
+	for _, r := range sel.MatchExpressions {
+		if r.Key != model.MetadataNameLabel {
+			out = maybe
+			continue
+		}
+		var holds bool
+		switch r.Operator {
+		case "In":
+			holds = slices.Contains(r.Values, ns)
+		case "NotIn":
+			holds = !slices.Contains(r.Values, ns)
+		case "Exists":
+			holds = true
+		}
+		if !holds {
+			return no
+		}
+	}
+	return out
+}
+
+// adminLayer is the AdminNetworkPolicy layer's answer for one pod and
+// target: the possible outcomes (outAllow, outDeny, and outPass for "on to
+// NetworkPolicy") and its trace step.
+func (pe *podEval) adminLayer(ti int) (outcome, Step) {
+	var out outcome
+	var rules []RuleRef
+	var acts []model.AdminAction
+	reached := true
+	for i := 0; i < len(pe.admin) && reached; {
+		// One priority at a time: when several policies of one priority
+		// match, the implementation may apply any of them.
+		j := i
+		allNone := true
+		for ; j < len(pe.admin) && pe.admin[j].p.Priority == pe.admin[i].p.Priority; j++ {
+			s := pe.admin[j]
+			v := pe.e.adminCompiled[s.p][ti]
+			o := v.out
+			if s.maybe {
+				o |= outNone
+			}
+			out |= o &^ outNone
+			allNone = allNone && o&outNone != 0
+			rules = append(rules, v.rules...)
+			acts = append(acts, v.acts...)
+		}
+		reached = allNone
+		i = j
+	}
+	if reached {
+		out |= outPass
+	}
+	return out, adminStep(pe.admin, out, rules, acts)
+}
+
+// adminStep describes the admin layer's outcome.
+func adminStep(sel []adminSel, out outcome, rules []RuleRef, acts []model.AdminAction) Step {
+	names := adminNames(sel)
+	s := Step{Layer: LayerAdmin, Rules: rules}
+	switch out {
+	case outAllow:
+		s.Decision, s.Reason = Allow, fmt.Sprintf("selected by %s; allowed by %s", names, ruleActions(rules, acts))
+	case outDeny:
+		s.Decision, s.Reason = Deny, fmt.Sprintf("selected by %s; denied by %s", names, ruleActions(rules, acts))
+	case outPass:
+		s.Decision = NoOpinion
+		if len(rules) == 0 {
+			s.Reason = fmt.Sprintf("selected by %s; no rule matches, so NetworkPolicy decides", names)
+		} else {
+			s.Reason = fmt.Sprintf("selected by %s; passed to NetworkPolicy by %s", names, ruleActions(rules, acts))
+		}
+	default:
+		s.Decision = Undecided
+		s.Reason = fmt.Sprintf("selected by %s; the outcome is one of %s, depending on %s", names, outcomeNames(out), ruleActions(rules, acts))
+		if anyMaybe(sel) {
+			s.Reason += " (the subject may select the pod: its namespace's labels are not in the input)"
+		}
+	}
+	return s
+}
+
+// baselineLayer is the BaselineAdminNetworkPolicy layer's answer for a pod
+// that no NetworkPolicy isolates: outAllow, outDeny, or both.
+func (pe *podEval) baselineLayer(ti int) (outcome, Step) {
+	var out outcome
+	var rules []RuleRef
+	var acts []model.AdminAction
+	for _, s := range pe.baseline {
+		// Only one BaselineAdminNetworkPolicy ("default") can exist: when
+		// the input has several, any of them may be the one.
+		v := pe.e.adminCompiled[s.p][ti]
+		o := v.out
+		if s.maybe {
+			o |= outNone
+		}
+		out |= o
+		rules = append(rules, v.rules...)
+		acts = append(acts, v.acts...)
+	}
+	if out&outNone != 0 {
+		out = out&^outNone | outAllow // no match: the traffic is allowed
+	}
+	names := adminNames(pe.baseline)
+	s := Step{Layer: LayerBaseline, Rules: rules}
+	switch {
+	case out == outAllow && len(rules) == 0:
+		s.Decision, s.Reason = NoOpinion, fmt.Sprintf("selected by %s; no rule matches, so egress is allowed", names)
+	case out == outAllow:
+		s.Decision, s.Reason = Allow, fmt.Sprintf("selected by %s; allowed by %s", names, ruleActions(rules, acts))
+	case out == outDeny:
+		s.Decision, s.Reason = Deny, fmt.Sprintf("selected by %s; denied by %s", names, ruleActions(rules, acts))
+	default:
+		s.Decision, s.Reason = Undecided, fmt.Sprintf("selected by %s; allowed or denied depending on %s", names, ruleActions(rules, acts))
+		if anyMaybe(pe.baseline) {
+			s.Reason += " (the subject may select the pod: its namespace's labels are not in the input)"
+		}
+	}
+	return out, s
+}
+
+func anyMaybe(sel []adminSel) bool {
+	for _, s := range sel {
+		if s.maybe {
+			return true
+		}
+	}
+	return false
+}
+
+// adminNames names the selecting policies, "deny-imds (priority 10)".
+func adminNames(sel []adminSel) string {
+	parts := make([]string, len(sel))
+	for i, s := range sel {
+		parts[i] = s.p.Ref.Name
+		if !s.p.Baseline {
+			parts[i] += fmt.Sprintf(" (priority %d)", s.p.Priority)
+		}
+		if s.maybe {
+			parts[i] += " (may select)"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ruleActions names rules with their actions, "p egress rule 0 (Deny)".
+func ruleActions(refs []RuleRef, acts []model.AdminAction) string {
+	if len(refs) == 0 {
+		return "no rule"
+	}
+	var s []string
+	for i, r := range refs {
+		if i == 3 {
+			s = append(s, fmt.Sprintf("%d more", len(refs)-3))
+			break
+		}
+		s = append(s, fmt.Sprintf("%s egress rule %d (%s)", r.Policy.Name, r.Rule, acts[i]))
+	}
+	return strings.Join(s, ", ")
+}
+
+func outcomeNames(o outcome) string {
+	var s []string
+	if o&outAllow != 0 {
+		s = append(s, "allow")
+	}
+	if o&outDeny != 0 {
+		s = append(s, "deny")
+	}
+	if o&outPass != 0 {
+		s = append(s, "pass to NetworkPolicy")
+	}
+	return strings.Join(s, ", ")
+}
