@@ -149,6 +149,12 @@ func diffEngine(inv *model.Inventory, targets []reach.Target, tally *[3]int64) [
 				if gr := networkPolicyRules(g.Trace); !slices.Equal(gr, r.Rules) {
 					diffs = append(diffs, fmt.Sprintf("%s: NetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Rules, formatTrace(g.Trace)))
 				}
+				if gr := layerRules(g.Trace, reach.LayerAdmin); !slices.Equal(gr, r.Admin) {
+					diffs = append(diffs, fmt.Sprintf("%s: AdminNetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Admin, formatTrace(g.Trace)))
+				}
+				if gr := layerRules(g.Trace, reach.LayerBaseline); !slices.Equal(gr, r.Baseline) {
+					diffs = append(diffs, fmt.Sprintf("%s: BaselineAdminNetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Baseline, formatTrace(g.Trace)))
+				}
 			}
 		}
 		for ti := range targets {
@@ -186,6 +192,20 @@ func networkPolicyRules(trace []reach.Step) []refRule {
 		}
 	}
 	return out
+}
+
+// layerRules returns the rules the steps of one layer name, sorted.
+func layerRules(trace []reach.Step, layer reach.Layer) []refRule {
+	var out []refRule
+	for _, s := range trace {
+		if s.Layer != layer {
+			continue
+		}
+		for _, r := range s.Rules {
+			out = append(out, refRule{Policy: r.Policy, Rule: r.Rule})
+		}
+	}
+	return refSorted(out)
 }
 
 func formatTrace(trace []reach.Step) string {

@@ -78,7 +78,17 @@ func genInventory(r *rand.Rand) *model.Inventory {
 	for i := range 1 + r.IntN(3) {
 		name := fmt.Sprintf("ns%d", i)
 		g.nss = append(g.nss, name)
-		inv.Namespace(name).Declared = true
+		ns := inv.Namespace(name)
+		// Most namespaces are declared, with labels the admin policies'
+		// namespace selectors look at; the others are known only by name.
+		ns.Declared = !g.chance(20)
+		if ns.Declared {
+			for _, k := range labelKeys {
+				if g.chance(40) {
+					ns.Labels[k] = pick(r, labelValues)
+				}
+			}
+		}
 	}
 	for _, ns := range g.nss {
 		for i := range r.IntN(7) {
@@ -91,6 +101,18 @@ func genInventory(r *rand.Rand) *model.Inventory {
 	if g.chance(12) {
 		for i := range 1 + r.IntN(2) {
 			inv.Unsupported = append(inv.Unsupported, g.stub(i))
+		}
+	}
+	if g.chance(40) {
+		for i := range 1 + r.IntN(4) {
+			inv.AdminPolicies = append(inv.AdminPolicies, g.adminPolicy(i, false))
+		}
+	}
+	if g.chance(30) {
+		// Usually one BaselineAdminNetworkPolicy; two when the input holds
+		// the object twice.
+		for i := range 1 + r.IntN(2)*r.IntN(2) {
+			inv.AdminPolicies = append(inv.AdminPolicies, g.adminPolicy(i, true))
 		}
 	}
 	if g.chance(8) {
@@ -309,7 +331,8 @@ func (g *generator) stub(i int) *model.PolicyStub {
 func dumpInventory(inv *model.Inventory) string {
 	var b strings.Builder
 	for _, name := range inv.NamespaceNames() {
-		fmt.Fprintf(&b, "namespace %s\n", name)
+		ns := inv.Namespaces[name]
+		fmt.Fprintf(&b, "namespace %s declared=%t labels=%s\n", name, ns.Declared, formatLabels(ns.Labels))
 	}
 	for _, np := range inv.NetworkPolicies {
 		fmt.Fprintf(&b, "policy %s/%s podSelector=%s ingress=%t egress=%t\n",
@@ -335,6 +358,9 @@ func dumpInventory(inv *model.Inventory) string {
 		for i, t := range w.Templates {
 			fmt.Fprintf(&b, "  template[%d] labels=%s hostNetwork=%t\n", i, formatLabels(t.Labels), t.HostNetwork)
 		}
+	}
+	for _, p := range inv.AdminPolicies {
+		dumpAdminPolicy(&b, p)
 	}
 	for _, s := range inv.Unsupported {
 		fmt.Fprintf(&b, "stub %s clusterScoped=%t baseline=%t selectsHostNetwork=%t\n", s.Ref, s.ClusterScoped, s.Baseline, s.SelectsHostNetwork)

@@ -40,6 +40,9 @@ type refOutcome struct {
 	// Rules is what the NetworkPolicy layer names: the allowing rules, else
 	// the rules that may allow, else the isolating policies.
 	Rules []refRule
+	// Admin and Baseline are the rules the admin layers name, sorted: every
+	// rule that may be the first to match in a policy that is reached.
+	Admin, Baseline []refRule
 }
 
 type refWorkload struct {
@@ -113,16 +116,17 @@ func refPod(inv *model.Inventory, ns string, pod *model.PodTemplate, selecting [
 		}
 		return o
 	}
-	o, isolated := refNetworkPolicy(selecting, t)
+	v, layers := refAdminPod(inv, ns, pod, selecting, t)
+	o := refOutcome{Verdict: v, Rules: layers.np, Admin: refSorted(layers.admin), Baseline: refSorted(layers.baseline)}
 	for _, s := range inv.Unsupported {
 		switch {
 		case !s.ClusterScoped && s.Ref.Namespace == ns:
 			o.Verdict = reach.Unknown // sits beside NetworkPolicy in the namespace
-		case s.ClusterScoped && s.Baseline && !isolated:
-			o.Verdict = reach.Unknown // decides only when no NetworkPolicy isolates
 		case s.ClusterScoped && !s.Baseline:
 			o.Verdict = reach.Unknown // evaluated before NetworkPolicy
 		}
+		// A baseline kind decides only where no NetworkPolicy isolates
+		// (refLayers.below).
 	}
 	if o.Verdict == reach.Blocked && (len(inv.Incomplete[""]) > 0 || len(inv.Incomplete[ns]) > 0) {
 		o.Verdict = reach.Unknown
@@ -288,7 +292,14 @@ func refSelectorSelects(s *model.Selector, l model.Labels) bool {
 // TestReferenceIsIndependent fails if the reference evaluator starts using
 // the matching code it is meant to check.
 func TestReferenceIsIndependent(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "reference_test.go", nil, 0)
+	for _, file := range []string{"reference_test.go", "reference_admin_test.go"} {
+		checkIndependent(t, file)
+	}
+}
+
+func checkIndependent(t *testing.T, file string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +311,7 @@ func TestReferenceIsIndependent(t *testing.T) {
 	ast.Inspect(f, func(n ast.Node) bool {
 		if s, ok := n.(*ast.SelectorExpr); ok && forbidden[s.Sel.Name] {
 			if x, ok := s.X.(*ast.Ident); !ok || x.Name != "slices" {
-				t.Errorf("reference_test.go uses .%s, which the engine also uses; reimplement it instead", s.Sel.Name)
+				t.Errorf("%s uses .%s, which the engine also uses; reimplement it instead", file, s.Sel.Name)
 			}
 		}
 		return true
