@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/source/manifest"
@@ -46,18 +48,41 @@ func (p *Proof) OK() bool {
 
 const hostNetworkWhy = "uses the host network"
 
-// Prove applies the set's NetworkPolicies to the inventory, as `kubectl
-// apply` would (a patched policy replaces the one of the same name), and
+// InProof reports whether Prove applies an artifact: the NetworkPolicies
+// and patches, and the cluster-wide kinds the engine evaluates
+// (AdminNetworkPolicy and BaselineAdminNetworkPolicy).
+func InProof(a *Artifact) bool {
+	switch a.Group {
+	case GroupNamespace, GroupPatch:
+		return true
+	case GroupCluster:
+		if a.Object == nil || a.Object.GetAPIVersion() != anpv1alpha1.GroupVersion.String() {
+			return false
+		}
+		k := a.Object.GetKind()
+		return k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy"
+	}
+	return false
+}
+
+// Prove applies the set's NetworkPolicies, AdminNetworkPolicies and
+// BaselineAdminNetworkPolicies to the inventory, as `kubectl apply` would
+// (a patched or generated policy replaces the one of the same name), and
 // evaluates every workload again. The generated objects are read back from
 // their rendered YAML with the same loader as the scan, so the proof covers
 // what is written out, not only what was built in memory.
 func Prove(in Input, set *Set, o Options) (*Proof, error) {
 	var b bytes.Buffer
-	objs := 0
+	objs, admin := 0, 0
 	for i := range set.Artifacts {
 		a := &set.Artifacts[i]
-		if a.Group != GroupNamespace && a.Group != GroupPatch {
+		if !InProof(a) {
 			continue
+		}
+		if a.Group == GroupCluster {
+			admin++
+		} else {
+			objs++
 		}
 		y, err := objectYAML(a)
 		if err != nil {
@@ -65,7 +90,6 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 		}
 		b.WriteString("---\n")
 		b.Write(y)
-		objs++
 	}
 	loaded := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: &b})
 	if len(loaded.Errors) > 0 {
@@ -74,7 +98,11 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 	if got := len(loaded.Inventory.NetworkPolicies); got != objs {
 		return nil, fmt.Errorf("the generated stream held %d NetworkPolicies, %d loaded", objs, got)
 	}
+	if got := len(loaded.Inventory.AdminPolicies); got != admin {
+		return nil, fmt.Errorf("the generated stream held %d admin network policies, %d loaded", admin, got)
+	}
 	after := overlay(in.Inventory, loaded.Inventory.NetworkPolicies)
+	after.AdminPolicies = overlayAdmin(in.Inventory.AdminPolicies, loaded.Inventory.AdminPolicies)
 	targets := append(append([]reach.Target(nil), in.Analysis.Targets...), in.KeepOpen...)
 	before := reach.Evaluate(in.Inventory, targets)
 	now := reach.Evaluate(after, targets)
@@ -160,6 +188,22 @@ func overlay(inv *model.Inventory, policies []*model.NetworkPolicy) *model.Inven
 		}
 	}
 	return &out
+}
+
+// overlayAdmin returns the admin policies with policies added, each
+// replacing an existing one of the same kind and name.
+func overlayAdmin(have, add []*model.AdminPolicy) []*model.AdminPolicy {
+	replace := map[[2]string]bool{}
+	for _, p := range add {
+		replace[[2]string{p.Ref.Kind, p.Ref.Name}] = true
+	}
+	var out []*model.AdminPolicy
+	for _, p := range have {
+		if !replace[[2]string{p.Ref.Kind, p.Ref.Name}] {
+			out = append(out, p)
+		}
+	}
+	return append(out, add...)
 }
 
 // refs names policies by namespace/name, sorted, for comparison.

@@ -84,3 +84,47 @@ spec:
 		})
 	}
 }
+
+// TestProveAdminPolicies: the generated AdminNetworkPolicy is part of the
+// proof, so on the examples it closes every pod-network workload by itself
+// (the hostNetwork DaemonSet stays open); the BaselineAdminNetworkPolicy
+// alone leaves open the workloads that NetworkPolicies isolate and allow.
+func TestProveAdminPolicies(t *testing.T) {
+	res, err := scan.Run(context.Background(), scan.Options{Paths: []string{"../../examples"}, Cloud: "auto"})
+	if err != nil || len(res.InputErrors) > 0 {
+		t.Fatalf("scan: %v %v", err, res.InputErrors)
+	}
+	in := generate.Input{Inventory: res.Inventory, Analysis: res.Analysis, KeepOpen: res.KeepOpen, Originals: &generate.FileOriginals{}}
+	for _, tc := range []struct {
+		kind string
+		open []string
+	}{
+		{generate.KindANP, []string{"monitoring/node-exporter"}},
+		{generate.KindBANP, []string{"analytics/spark-driver", "monitoring/node-exporter", "storefront/frontend"}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			o := generate.Options{ClusterKinds: []string{tc.kind}, ExemptNamespaces: []string{"kube-system"}}
+			set, err := generate.Build(in, o, map[generate.Group]bool{generate.GroupCluster: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(set.Artifacts) != 1 || !generate.InProof(&set.Artifacts[0]) {
+				t.Fatalf("want one artifact in the proof, got %d", len(set.Artifacts))
+			}
+			p, err := generate.Prove(in, set, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var open []string
+			for _, g := range p.Open {
+				open = append(open, g.Object.Namespace+"/"+g.Object.Name)
+			}
+			if strings.Join(open, " ") != strings.Join(tc.open, " ") {
+				t.Errorf("open %v, want %v", open, tc.open)
+			}
+			if p.Closed != p.Workloads-len(tc.open) {
+				t.Errorf("closed %d of %d", p.Closed, p.Workloads)
+			}
+		})
+	}
+}

@@ -214,8 +214,14 @@ func Summarize(w io.Writer, g *Generated) {
 		}
 		fmt.Fprintln(w)
 	}
-	if counts[gen.GroupCluster] > 0 {
-		fmt.Fprintln(w, "note: the proof covers NetworkPolicies only; imdsguard does not evaluate cluster-wide policy kinds yet, so a scan reports Unknown where they apply")
+	unproved := 0
+	for i := range g.Set.Artifacts {
+		if a := &g.Set.Artifacts[i]; a.Group == gen.GroupCluster && !gen.InProof(a) {
+			unproved++
+		}
+	}
+	if unproved > 0 {
+		fmt.Fprintln(w, "note: the proof covers NetworkPolicies, AdminNetworkPolicies and BaselineAdminNetworkPolicies; imdsguard does not evaluate ClusterNetworkPolicy, Cilium or Calico policies yet, so a scan reports Unknown where they apply")
 	}
 	var gaps []string
 	for _, gp := range p.Open {
