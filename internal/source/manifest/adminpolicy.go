@@ -21,6 +21,29 @@ const (
 	maxAdminRuleName = 100
 )
 
+// adminFields are the fields of each object of the v1alpha1 types that
+// the loader accepts; TestAdminFieldsMatchUpstream holds them to the JSON
+// names of the upstream Go types.
+var adminFields = struct {
+	anpSpec, banpSpec, subject, namespacedPod  []string
+	egressRule, ingressRule                    []string
+	anpEgressPeer, banpEgressPeer, ingressPeer []string
+	port, portNumber, portRange                []string
+}{
+	anpSpec:        []string{"priority", "subject", "ingress", "egress"},
+	banpSpec:       []string{"subject", "ingress", "egress"},
+	subject:        []string{"namespaces", "pods"},
+	namespacedPod:  []string{"namespaceSelector", "podSelector"},
+	egressRule:     []string{"name", "action", "to", "ports"},
+	ingressRule:    []string{"name", "action", "from", "ports"},
+	anpEgressPeer:  []string{"namespaces", "pods", "nodes", "networks", "domainNames"},
+	banpEgressPeer: []string{"namespaces", "pods", "nodes", "networks"},
+	ingressPeer:    []string{"namespaces", "pods"},
+	port:           []string{"portNumber", "portRange", "namedPort"},
+	portNumber:     []string{"protocol", "port"},
+	portRange:      []string{"protocol", "start", "end"},
+}
+
 // adminPolicy reads an AdminNetworkPolicy or BaselineAdminNetworkPolicy
 // strictly, field by field as the v1alpha1 Go types define them (a test
 // holds the field lists to the upstream types).
@@ -42,9 +65,9 @@ func (o *object) adminPolicy() *model.AdminPolicy {
 		return p
 	}
 	if baseline {
-		w.strict(spec, "subject", "ingress", "egress")
+		w.strict(spec, adminFields.banpSpec...)
 	} else {
-		w.strict(spec, "priority", "subject", "ingress", "egress")
+		w.strict(spec, adminFields.anpSpec...)
 		p.Priority = o.adminPriority(spec)
 	}
 	if sf := spec.get("subject"); sf != nil && !isNull(w.resolve(sf.v)) {
@@ -89,7 +112,7 @@ func (o *object) adminSubject(f *field) model.AdminSubject {
 	w := o.w
 	s := model.AdminSubject{Source: w.d.source(f.k)}
 	m := w.mapping(f.v, "spec.subject")
-	w.strict(m, "namespaces", "pods")
+	w.strict(m, adminFields.subject...)
 	set := 0
 	if nf := m.get("namespaces"); nf != nil && !isNull(w.resolve(nf.v)) {
 		s.Namespaces = w.selector(nf, "spec.subject.namespaces")
@@ -114,7 +137,7 @@ func (o *object) namespacedPods(f *field, path string) *model.NamespacedPods {
 	if m == nil {
 		return np
 	}
-	w.strict(m, "namespaceSelector", "podSelector")
+	w.strict(m, adminFields.namespacedPod...)
 	for _, key := range []string{"namespaceSelector", "podSelector"} {
 		sf := m.get(key)
 		if sf == nil || isNull(w.resolve(sf.v)) {
@@ -141,11 +164,11 @@ func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bo
 		w.failf(n, path, "expected a mapping, got %s", typeName(w.resolve(n)))
 		return r
 	}
-	peers := "to"
+	peers, fields := "to", adminFields.egressRule
 	if !egress {
-		peers = "from"
+		peers, fields = "from", adminFields.ingressRule
 	}
-	w.strict(m, "name", "action", peers, "ports")
+	w.strict(m, fields...)
 	if name, ok := w.str(m.value("name"), join(path, "name")); ok {
 		if len(name) > maxAdminRuleName {
 			w.failf(m.value("name"), join(path, "name"), "longer than %d characters", maxAdminRuleName)
@@ -211,11 +234,11 @@ func (o *object) adminPeer(n *yaml.Node, path string, baseline, egress bool) mod
 	}
 	switch {
 	case !egress:
-		w.strict(m, "namespaces", "pods")
+		w.strict(m, adminFields.ingressPeer...)
 	case baseline:
-		w.strict(m, "namespaces", "pods", "nodes", "networks")
+		w.strict(m, adminFields.banpEgressPeer...)
 	default:
-		w.strict(m, "namespaces", "pods", "nodes", "networks", "domainNames")
+		w.strict(m, adminFields.anpEgressPeer...)
 	}
 	set := 0
 	for _, f := range m.fields {
@@ -354,19 +377,19 @@ func (o *object) adminPort(n *yaml.Node, path string) model.Port {
 		w.failf(n, path, "expected a mapping, got %s", typeName(w.resolve(n)))
 		return p
 	}
-	w.strict(m, "portNumber", "portRange", "namedPort")
+	w.strict(m, adminFields.port...)
 	set := 0
 	if f := m.get("portNumber"); f != nil && !isNull(w.resolve(f.v)) {
 		set++
 		pm := w.mapping(f.v, join(path, "portNumber"))
-		w.strict(pm, "protocol", "port")
+		w.strict(pm, adminFields.portNumber...)
 		p.Protocol = o.adminProtocol(pm, join(path, "portNumber"))
 		p.Number = o.adminPortNumber(pm, join(path, "portNumber"), "port")
 	}
 	if f := m.get("portRange"); f != nil && !isNull(w.resolve(f.v)) {
 		set++
 		pm := w.mapping(f.v, join(path, "portRange"))
-		w.strict(pm, "protocol", "start", "end")
+		w.strict(pm, adminFields.portRange...)
 		p.Protocol = o.adminProtocol(pm, join(path, "portRange"))
 		p.Number = o.adminPortNumber(pm, join(path, "portRange"), "start")
 		p.EndPort = o.adminPortNumber(pm, join(path, "portRange"), "end")
