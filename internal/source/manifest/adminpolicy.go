@@ -159,9 +159,8 @@ func (o *object) namespacedPods(f *field, path string) *model.NamespacedPods {
 func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bool) model.AdminRule {
 	w := o.w
 	r := model.AdminRule{Index: i, Source: w.d.source(n)}
-	m := w.mapping(n, path)
+	m := w.requiredMapping(n, path)
 	if m == nil {
-		w.failf(n, path, "expected a mapping, got %s", typeName(w.resolve(n)))
 		return r
 	}
 	peers, fields := "to", adminFields.egressRule
@@ -227,9 +226,8 @@ func (o *object) adminAction(m *mapping, path string, baseline bool) model.Admin
 func (o *object) adminPeer(n *yaml.Node, path string, baseline, egress bool) model.AdminPeer {
 	w := o.w
 	p := model.AdminPeer{Source: w.d.source(n)}
-	m := w.mapping(n, path)
+	m := w.requiredMapping(n, path)
 	if m == nil {
-		w.failf(n, path, "expected a mapping with one peer field, got %s", typeName(w.resolve(n)))
 		return p
 	}
 	switch {
@@ -288,11 +286,8 @@ func (o *object) adminNetworks(f *field, path string) []model.IPBlock {
 	seen := map[string]bool{}
 	for i, n := range items {
 		ip := index(path, i)
-		raw, ok := w.str(n, ip)
+		raw, ok := w.itemStr(n, ip)
 		if !ok {
-			if isNull(w.resolve(n)) {
-				w.failf(n, ip, "expected a string, got null")
-			}
 			continue
 		}
 		if seen[raw] {
@@ -319,12 +314,9 @@ func (o *object) domainNames(f *field, path string) []string {
 	var out []string
 	for i, n := range items {
 		ip := index(path, i)
-		s, ok := w.str(n, ip)
+		s, ok := w.itemStr(n, ip)
 		switch {
 		case !ok:
-			if isNull(w.resolve(n)) {
-				w.failf(n, ip, "expected a string, got null")
-			}
 		case !validDomainName(s):
 			w.failf(n, ip, "invalid domain name %q", s)
 		default:
@@ -372,9 +364,8 @@ func (o *object) adminPorts(rule *mapping, path string) []model.Port {
 func (o *object) adminPort(n *yaml.Node, path string) model.Port {
 	w := o.w
 	p := model.Port{Source: w.d.source(n)}
-	m := w.mapping(n, path)
+	m := w.requiredMapping(n, path)
 	if m == nil {
-		w.failf(n, path, "expected a mapping, got %s", typeName(w.resolve(n)))
 		return p
 	}
 	w.strict(m, adminFields.port...)

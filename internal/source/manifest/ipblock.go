@@ -32,11 +32,8 @@ func (o *object) excepts(b *model.IPBlock, m *mapping, path string) {
 	w := o.w
 	for i, n := range w.seq(m.value("except"), path) {
 		p := index(path, i)
-		raw, ok := w.str(n, p)
+		raw, ok := w.itemStr(n, p)
 		if !ok {
-			if isNull(w.resolve(n)) {
-				w.failf(n, p, "expected a string, got null")
-			}
 			continue
 		}
 		if problem := b.AddExcept(raw); problem != "" {

@@ -20,6 +20,25 @@ func (w *walker) str(n *yaml.Node, path string) (string, bool) {
 	return w.d.strs.intern(n.Value), true
 }
 
+// itemStr reads a string item of a list, where null is an error too.
+func (w *walker) itemStr(n *yaml.Node, path string) (string, bool) {
+	s, ok := w.str(n, path)
+	if !ok && isNull(w.resolve(n)) {
+		w.failf(n, path, "expected a string, got null")
+	}
+	return s, ok
+}
+
+// requiredMapping reads a mapping that must be there: null is an error
+// too. It returns nil when the value is not a mapping.
+func (w *walker) requiredMapping(n *yaml.Node, path string) *mapping {
+	m := w.mapping(n, path)
+	if m == nil && isNull(w.resolve(n)) {
+		w.failf(n, path, "expected a mapping, got null")
+	}
+	return m
+}
+
 // isString reports whether a resolved scalar is a string to Kubernetes.
 func isString(n *yaml.Node) bool {
 	if _, ok := yaml11Bool(n); ok {
