@@ -99,14 +99,7 @@ func TestGenerateFedBackIntoScan(t *testing.T) {
 		}
 	}
 	copyWithout(t, filepath.Join(examples, "cluster"), applied, replaced)
-	r = runCLI(t, "", "scan", "-f", "json", applied, filepath.Join(out, "namespace"), filepath.Join(out, "patched"))
-	if r.code != cli.ExitFindings { // hostNetwork and node findings remain
-		t.Fatalf("rescan exit code = %d; stderr:\n%s", r.code, r.stderr)
-	}
-	var d report.Document
-	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := rescan(t, applied, filepath.Join(out, "namespace"), filepath.Join(out, "patched"))
 	checked := 0
 	for _, w := range d.Workloads {
 		if w.Object.Namespace == "kube-system" || w.HostNetwork {
@@ -256,14 +249,7 @@ func TestGenerateAdminPolicyFedBackIntoScan(t *testing.T) {
 	if strings.Contains(r.stderr, "note:") {
 		t.Errorf("the summary says the proof leaves something out:\n%s", r.stderr)
 	}
-	r = runCLI(t, "", "scan", "-f", "json", filepath.Join(examples, "cluster"), filepath.Join(out, "cluster"))
-	if r.code != cli.ExitFindings { // hostNetwork and node findings remain
-		t.Fatalf("rescan exit code = %d; stderr:\n%s", r.code, r.stderr)
-	}
-	var d report.Document
-	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
-		t.Fatal(err)
-	}
+	d := rescan(t, filepath.Join(examples, "cluster"), filepath.Join(out, "cluster"))
 	checked, byAdmin := 0, 0
 	for _, w := range d.Workloads {
 		if w.Object.Namespace == "kube-system" || w.HostNetwork {
@@ -282,4 +268,19 @@ func TestGenerateAdminPolicyFedBackIntoScan(t *testing.T) {
 	if checked < 6 || byAdmin == 0 {
 		t.Errorf("%d workloads checked, %d verdicts decided by the AdminNetworkPolicy", checked, byAdmin)
 	}
+}
+
+// rescan scans paths with the generated objects applied; hostNetwork and
+// node findings remain, so the exit code says findings.
+func rescan(t *testing.T, paths ...string) report.Document {
+	t.Helper()
+	r := runCLI(t, "", append([]string{"scan", "-f", "json"}, paths...)...)
+	if r.code != cli.ExitFindings {
+		t.Fatalf("rescan exit code = %d; stderr:\n%s", r.code, r.stderr)
+	}
+	var d report.Document
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
