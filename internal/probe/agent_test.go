@@ -24,7 +24,7 @@ import (
 func run(t *testing.T, targets map[string]string, only ...string) *probe.Report {
 	t.Helper()
 	res := probetest.Resolver(t)
-	o := probe.Options{Targets: targets, Only: only, DialTimeout: 300 * time.Millisecond, Timeout: 3 * time.Second,
+	o := probe.Options{Targets: targets, Only: only, DialTimeout: 300 * time.Millisecond, Timeout: 8 * time.Second,
 		Dial: probetest.Dial(t, res), Resolver: res}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func assertNoSecrets(t *testing.T, s string) {
 
 func TestAgentWritesTerminationMessage(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "termination-log")
-	r := runCLI(t, append([]string{"agent", "--termination-log", log, "--check-timeout", "3s"}, loopback(t, fakeimds.Options{RequireIMDSv2: true})...)...)
+	r := runCLI(t, append([]string{"agent", "--termination-log", log, "--check-timeout", "8s"}, loopback(t, fakeimds.Options{RequireIMDSv2: true})...)...)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}

@@ -116,7 +116,7 @@ func (k *Kubelet) act(ctx context.Context, p *corev1.Pod) {
 
 // agent runs the agent as the pod's command asks, held to loopback.
 func (k *Kubelet) agent(ctx context.Context, p *corev1.Pod) string {
-	o := probe.Options{Targets: map[string]string{}, DialTimeout: 300 * time.Millisecond, Timeout: 3 * time.Second,
+	o := probe.Options{Targets: map[string]string{}, DialTimeout: 300 * time.Millisecond, Timeout: 8 * time.Second,
 		Dial: Dial(k.t, k.res), Resolver: k.res}
 	for _, a := range p.Spec.Containers[0].Args {
 		if v, ok := strings.CutPrefix(a, "--target="); ok {
