@@ -36,6 +36,12 @@ type podFlags struct {
 
 func (f *podFlags) add(fs *pflag.FlagSet) {
 	f.input.Add(fs)
+	// The scan's cluster flags, as the probe reads them.
+	fs.Lookup("namespace").Usage = "run a probe pod in this namespace (the comparison scan reads only it)"
+	fs.Lookup("all-namespaces").Usage = "run a probe pod in every namespace"
+	for _, n := range []string{"contexts", "all-contexts"} {
+		_ = fs.MarkHidden(n) // one cluster at a time
+	}
 	fs.StringArrayVar(&f.as, "as", nil, "probe as a workload: NAMESPACE/KIND/NAME; the probe pod wears its labels, ServiceAccount and hostNetwork setting (repeatable)")
 	fs.StringVar(&f.image, "image", pods.DefaultImage(version.Get().Version), "the image of the probe pods; its entrypoint must be imdsguard (the project's image), given the arguments: probe agent ...")
 	fs.IntVar(&f.parallel, "parallel", 4, "the most probe pods at once")
