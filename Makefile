@@ -48,3 +48,4 @@ perf-proxy:
 
 docs:
 	$(GO) test ./internal/rules -run TestRuleReferenceIsCurrent -update
+	$(GO) test ./internal/probe -run TestSchemaIsCurrent -update

@@ -45,13 +45,18 @@ func StaticFrom(d *report.Document) Static {
 	return s
 }
 
+// DocumentVersion names the probe's report document: a scan/v1 document
+// whose traces may also hold the layers Probe and StaticVerdict. Its JSON
+// Schema, docs/schema/probe-v1.json, is derived from the scan's.
+const DocumentVersion = "imdsguard.io/probe/v1"
+
 // Document renders probes as a report document, the one `scan` writes, so
 // that every output format serves both. Each probe is a workload whose
 // verdicts are the probe's; static, when given, is compared with them.
 func Document(probes []Probe, static Static, version string) *report.Document {
 	reg := rules.Default()
 	d := &report.Document{
-		SchemaVersion: report.SchemaVersion,
+		SchemaVersion: DocumentVersion,
 		Tool:          report.Tool{Name: "imdsguard", Version: version},
 		Complete:      true,
 		Clouds:        []string{},

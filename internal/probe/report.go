@@ -6,7 +6,7 @@ import (
 )
 
 // ReportVersion names the agent's output format.
-const ReportVersion = "imdsguard.io/probe/v1"
+const ReportVersion = "imdsguard.io/probe-agent/v1"
 
 // MaxMessage is the size of a container termination message: the agent's
 // whole report must fit in it.

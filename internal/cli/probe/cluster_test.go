@@ -68,14 +68,14 @@ func noProbePodsLeft(t *testing.T, cs kubernetes.Interface) {
 	}
 }
 
-// findings checks the report against the scan/v1 schema and indexes its
+// findings checks the report against the probe/v1 schema and indexes its
 // findings by rule, object and targets.
 func findings(t *testing.T, out string) (map[string]rules.Severity, *report.Document) {
 	t.Helper()
 	v, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
 	must(t, err)
-	if err := schematest.Compile(t, filepath.Join("..", "..", "..", "docs", "schema", "scan-v1.json")).Validate(v); err != nil {
-		t.Errorf("the report does not match the scan/v1 schema: %v", err)
+	if err := schematest.Compile(t, filepath.Join("..", "..", "..", "docs", "schema", "probe-v1.json")).Validate(v); err != nil {
+		t.Errorf("the report does not match the probe/v1 schema: %v", err)
 	}
 	var d report.Document
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
