@@ -15,7 +15,7 @@ func init() {
 		Severity: Medium,
 		Description: "Something that decides this workload's egress is outside what imdsguard " +
 			"can decide: a policy kind it does not model yet (ClusterNetworkPolicy, Cilium or Calico " +
-			"policies, admin network policies read from a live cluster), a rule that may or may not " +
+			"policies), a rule that may or may not " +
 			"match (an ambiguous ipBlock, a domain name, AdminNetworkPolicies of equal priority that " +
 			"disagree, a namespace whose labels are not in the input), or input that failed to load. " +
 			"imdsguard does not claim the endpoint is blocked when it has not shown it.",

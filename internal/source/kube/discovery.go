@@ -106,6 +106,10 @@ func (l *loader) listStubs(ctx context.Context, s stubResource) {
 }
 
 func (l *loader) stub(r resource, u *unstructured.Unstructured) {
+	if isAdminPolicy(u) {
+		l.adminPolicy(u)
+		return
+	}
 	s := stubKinds[r.group()+"/"+r.kind]
 	s.Ref = model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 	s.Source = l.src

@@ -128,6 +128,7 @@ type loader struct {
 	accounts   []*model.ServiceAccount
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
+	admin      []*model.AdminPolicy
 	unread     []unread
 }
 
@@ -178,6 +179,8 @@ func (l *loader) result() *Result {
 	inv.Nodes = l.nodes
 	sortRefs(l.stubs, func(s *model.PolicyStub) model.ObjectRef { return s.Ref })
 	inv.Unsupported = append(l.stubs, l.unreadableStubs(inv)...)
+	sortRefs(l.admin, func(p *model.AdminPolicy) model.ObjectRef { return p.Ref })
+	inv.AdminPolicies = l.admin
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}

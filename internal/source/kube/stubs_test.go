@@ -35,8 +35,9 @@ func crd(group, kind, plural string, scope apiextensionsv1.ResourceScope) *apiex
 
 // TestPolicyCRDs installs AdminNetworkPolicy and CiliumNetworkPolicy CRDs
 // in a control plane of its own (cluster-wide policies would change the
-// other tests' verdicts), and checks they are read as policies the engine
-// does not evaluate, with Unknown verdicts where they apply.
+// other tests' verdicts), and checks that the AdminNetworkPolicy is read for
+// the engine and the Cilium policy as a kind it does not evaluate, with
+// Unknown verdicts where it applies.
 func TestPolicyCRDs(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
@@ -68,14 +69,22 @@ func TestPolicyCRDs(t *testing.T) {
 	for _, s := range res.Inventory.Unsupported {
 		got[s.Ref.Kind+" "+s.Ref.Namespace+"/"+s.Ref.Name] = *s
 	}
-	if s, ok := got["AdminNetworkPolicy /deny-metadata"]; !ok || !s.ClusterScoped {
-		t.Errorf("AdminNetworkPolicy: %+v (found %v)", s, ok)
-	}
 	if s, ok := got["CiliumNetworkPolicy cil/l7"]; !ok || s.ClusterScoped {
 		t.Errorf("CiliumNetworkPolicy: %+v (found %v)", s, ok)
 	}
-	if len(got) != 2 || len(res.Errors) > 0 {
+	if len(got) != 1 || len(res.Errors) > 0 {
 		t.Errorf("stubs %v, errors %v", got, res.Errors)
+	}
+	// The AdminNetworkPolicy (v1alpha1) is evaluated, read as the manifest
+	// loader reads it.
+	if n := len(res.Inventory.AdminPolicies); n != 1 {
+		t.Fatalf("%d admin policies, want 1", n)
+	}
+	anp := res.Inventory.AdminPolicies[0]
+	if anp.Ref.Name != "deny-metadata" || anp.Priority != 10 || len(anp.Egress) != 1 || anp.Egress[0].Action != model.AdminDeny ||
+		len(anp.Egress[0].To) != 1 || len(anp.Egress[0].To[0].Networks) != 1 || anp.Egress[0].To[0].Networks[0].RawCIDR != "169.254.169.254/32" ||
+		anp.Subject.Namespaces == nil || anp.Source.Cluster != "c" || anp.Egress[0].Source.Cluster != "c" {
+		t.Errorf("AdminNetworkPolicy read as %+v", anp)
 	}
 	// A role without the CRDs: the AdminNetworkPolicy list is forbidden, so
 	// no pod can be Blocked.

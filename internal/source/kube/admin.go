@@ -1,0 +1,90 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/imdsguard/imdsguard/internal/model"
+	"github.com/imdsguard/imdsguard/internal/source/manifest"
+)
+
+// adminAPIVersion is the version of AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy the engine evaluates; other versions stay
+// stubs.
+const adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+
+// isAdminPolicy reports whether the engine evaluates an object read from
+// the cluster as an admin policy rather than a stub.
+func isAdminPolicy(u *unstructured.Unstructured) bool {
+	k := u.GetKind()
+	return u.GetAPIVersion() == adminAPIVersion && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy")
+}
+
+// adminPolicy reads an AdminNetworkPolicy or BaselineAdminNetworkPolicy
+// with the manifest loader's strict reader, so that both doors read these
+// objects alike. A problem (a field a newer CRD added, a value the CRD
+// should have refused) leaves the object out and every namespace
+// incomplete: the policy may have allowed anything.
+func (l *loader) adminPolicy(u *unstructured.Unstructured) {
+	ref := model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName()}
+	everything := ""
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		l.fail(ref, &everything, "encoding the object: %v", err)
+		return
+	}
+	res := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: bytes.NewReader(b)})
+	for _, e := range res.Errors {
+		l.fail(ref, &everything, "%s", e.Msg)
+	}
+	if len(res.Errors) > 0 {
+		return
+	}
+	if len(res.Inventory.AdminPolicies) != 1 {
+		l.fail(ref, &everything, "read %d admin policies from one object", len(res.Inventory.AdminPolicies))
+		return
+	}
+	p := res.Inventory.AdminPolicies[0]
+	setAdminSources(p, l.src)
+	l.mu.Lock()
+	l.admin = append(l.admin, p)
+	l.mu.Unlock()
+}
+
+// setAdminSources points every part of a policy at the cluster.
+func setAdminSources(p *model.AdminPolicy, src model.Source) {
+	sel := func(s *model.Selector) {
+		if s != nil {
+			s.Source = src
+		}
+	}
+	pods := func(np *model.NamespacedPods) {
+		if np != nil {
+			sel(&np.NamespaceSelector)
+			sel(&np.PodSelector)
+		}
+	}
+	p.Source, p.Subject.Source = src, src
+	sel(p.Subject.Namespaces)
+	pods(p.Subject.Pods)
+	for i := range p.Egress {
+		r := &p.Egress[i]
+		r.Source = src
+		for j := range r.To {
+			peer := &r.To[j]
+			peer.Source = src
+			sel(peer.Namespaces)
+			sel(peer.Nodes)
+			pods(peer.Pods)
+			for k := range peer.Networks {
+				peer.Networks[k].Source = src
+			}
+		}
+		for j := range r.Ports {
+			r.Ports[j].Source = src
+		}
+	}
+}
