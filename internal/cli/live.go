@@ -206,7 +206,13 @@ func (f *InputFlags) ScanCluster(ctx context.Context, s Streams, version string,
 	if err != nil {
 		return nil, err
 	}
-	load := kube.Loader(c.Config, c.Opts)
+	var objects atomic.Int64
+	opts := c.Opts
+	opts.Objects = &objects
+	load := kube.Loader(c.Config, opts)
+	progress := StartProgress(s.ErrOut, !f.Quiet && IsTerminal(s.ErrOut), func(d time.Duration) string {
+		return fmt.Sprintf("scanning cluster %s: %d objects read (%.0f s)", c.Name, objects.Load(), d.Seconds())
+	})
 	o := scan.Options{Cloud: f.Cloud, ExtraEndpoints: f.Endpoints, ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, Version: version,
 		Live: func(ctx context.Context) (*model.Inventory, []*manifest.InputError, error) {
 			inv, errs, err := load(ctx)
@@ -216,6 +222,7 @@ func (f *InputFlags) ScanCluster(ctx context.Context, s Streams, version string,
 			return inv, errs, err
 		}}
 	res, err := scan.Run(ctx, o)
+	progress.Stop()
 	if err != nil {
 		return nil, liveError(err)
 	}

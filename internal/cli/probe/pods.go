@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -120,8 +121,13 @@ func runPods(ctx context.Context, s cli.Streams, f *flags, nodeMode bool, out *c
 		}
 		subjects = append(subjects, nodes...)
 	}
+	var done atomic.Int64
+	progress := cli.StartProgress(s.ErrOut, !pf.input.Quiet && cli.IsTerminal(s.ErrOut), func(d time.Duration) string {
+		return fmt.Sprintf("probing cluster %s: %d of %d probe pods done (%.0f s)", c.Name, done.Load(), len(subjects), d.Seconds())
+	})
 	probes := pods.Run(ctx, client, subjects, pods.Options{Image: pf.image, AgentArgs: f.agent.args(),
-		Parallel: pf.parallel, PodDeadline: pf.podDeadline})
+		Parallel: pf.parallel, PodDeadline: pf.podDeadline, Done: &done})
+	progress.Stop()
 	doc := probe.Document(probes, probe.StaticFrom(static.Document()), version.Get().Version)
 	var cfg []rules.ConfigSuppression
 	if pf.input.Config != "" {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -45,6 +46,9 @@ type Options struct {
 	Resources      corev1.ResourceRequirements
 	// Log gets progress (default: discard).
 	Log logr.Logger
+	// Done, when set, counts the probes finished so far (reported or
+	// failed), for a progress line.
+	Done *atomic.Int64
 }
 
 // ImageRepository is where the project's image (the repository's
@@ -107,6 +111,9 @@ func Run(ctx context.Context, client kubernetes.Interface, subjects []Subject, o
 	for i, s := range subjects {
 		out[i] = probe.Probe{Object: s.Object, Source: s.Source, HostNetwork: s.HostNetwork}
 		wg.Go(func() {
+			if r.o.Done != nil {
+				defer r.o.Done.Add(1)
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():

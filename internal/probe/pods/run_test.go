@@ -3,6 +3,7 @@ package pods_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,9 +89,13 @@ func TestRun(t *testing.T) {
 		{Object: model.ObjectRef{Kind: "Namespace", Name: "pr-garbage"}, Namespace: "pr-garbage"},
 		{Object: model.ObjectRef{Kind: "Namespace", Name: "pr-hang"}, Namespace: "pr-hang"},
 	}
+	var finished atomic.Int64
 	got := pods.Run(context.Background(), cs, subjects, pods.Options{Image: "example.com/imdsguard:test",
-		AgentArgs: probetest.TargetArgs(targets), PodDeadline: 3 * time.Second})
+		AgentArgs: probetest.TargetArgs(targets), PodDeadline: 3 * time.Second, Done: &finished})
 	assertNoneLeft(t, cs)
+	if n := finished.Load(); n != int64(len(subjects)) {
+		t.Errorf("the progress counter says %d probes done, want %d", n, len(subjects))
+	}
 
 	for i, want := range []string{"", "", "without a report", "probe report", "no report before the deadline"} {
 		p := got[i]
