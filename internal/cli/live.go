@@ -141,20 +141,17 @@ func (f *InputFlags) scanClusters(ctx context.Context, s Streams, o scan.Options
 	}
 	results := make([]*scan.Result, len(clusters))
 	errs := make([]error, len(clusters))
-	var objects atomic.Int64
 	what := "cluster " + clusters[0].Name
 	if len(clusters) > 1 {
 		what = fmt.Sprintf("%d clusters", len(clusters))
 	}
-	progress := StartProgress(s.ErrOut, !f.Quiet && IsTerminal(s.ErrOut), func(d time.Duration) string {
-		return fmt.Sprintf("scanning %s: %d objects read (%.0f s)", what, objects.Load(), d.Seconds())
-	})
+	objects, progress := f.readProgress(s, what)
 	var wg sync.WaitGroup
 	for i, c := range clusters {
 		wg.Go(func() {
 			co := o
 			opts := c.Opts
-			opts.Objects = &objects
+			opts.Objects = objects
 			co.Live = kube.Loader(c.Config, opts)
 			results[i], errs[i] = scan.Run(ctx, co)
 		})
@@ -206,13 +203,10 @@ func (f *InputFlags) ScanCluster(ctx context.Context, s Streams, version string,
 	if err != nil {
 		return nil, err
 	}
-	var objects atomic.Int64
+	objects, progress := f.readProgress(s, "cluster "+c.Name)
 	opts := c.Opts
-	opts.Objects = &objects
+	opts.Objects = objects
 	load := kube.Loader(c.Config, opts)
-	progress := StartProgress(s.ErrOut, !f.Quiet && IsTerminal(s.ErrOut), func(d time.Duration) string {
-		return fmt.Sprintf("scanning cluster %s: %d objects read (%.0f s)", c.Name, objects.Load(), d.Seconds())
-	})
 	o := scan.Options{Cloud: f.Cloud, ExtraEndpoints: f.Endpoints, ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, Version: version,
 		Live: func(ctx context.Context) (*model.Inventory, []*manifest.InputError, error) {
 			inv, errs, err := load(ctx)
@@ -227,4 +221,13 @@ func (f *InputFlags) ScanCluster(ctx context.Context, s Streams, version string,
 		return nil, liveError(err)
 	}
 	return res, f.report(s, res)
+}
+
+// readProgress starts the progress line of reading clusters: the counter to
+// hand the loaders, and the line to stop when they are done.
+func (f *InputFlags) readProgress(s Streams, what string) (*atomic.Int64, *Progress) {
+	objects := new(atomic.Int64)
+	return objects, StartProgress(s.ErrOut, !f.Quiet && IsTerminal(s.ErrOut), func(d time.Duration) string {
+		return fmt.Sprintf("scanning %s: %d objects read (%.0f s)", what, objects.Load(), d.Seconds())
+	})
 }

@@ -52,30 +52,19 @@ type Gap struct {
 // DenyAddresses returns the distinct metadata addresses of the targets,
 // IPv4 first; keep-open targets are left out.
 func DenyAddresses(targets []reach.Target) []netip.Addr {
-	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
 	for _, t := range targets {
-		if t.KeepOpen() || seen[t.Addr] {
-			continue
+		if !t.KeepOpen() {
+			out = append(out, t.Addr)
 		}
-		seen[t.Addr] = true
-		out = append(out, t.Addr)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Is4() != out[j].Is4() {
-			return out[i].Is4()
-		}
-		return out[i].Less(out[j])
-	})
-	return out
+	return dedupeAddrs(out)
 }
 
 // Exempt reports whether a namespace is exempt by name or label.
 func (o *Options) Exempt(ns *model.Namespace) bool {
-	for _, n := range o.ExemptNamespaces {
-		if n == ns.Name {
-			return true
-		}
+	if isExemptName(o, ns.Name) {
+		return true
 	}
 	k, v := o.exemptLabel()
 	return ns.Labels[k] == v
@@ -216,12 +205,13 @@ func patchNamespace(set *Set, in Input, policies []*model.NetworkPolicy, o *Opti
 			metadata = append(metadata, t)
 		}
 	}
+	keepOpen := map[*reach.WorkloadResult][]reach.Result{}
 	for _, np := range policies {
 		if !np.Egress {
 			continue
 		}
 		rules := openingRules(np, metadata)
-		carve := cutOff(in, np)
+		carve := cutOff(in, np, keepOpen)
 		if len(rules) == 0 && len(carve) == 0 {
 			continue
 		}
@@ -273,8 +263,9 @@ func isFileOriginals(o Originals) bool {
 
 // cutOff returns the node-local services that an except of the policy
 // covers and that some workload it selects cannot (or may not) reach; rule
-// IMDS-005 reports the certain ones.
-func cutOff(in Input, np *model.NetworkPolicy) []reach.Target {
+// IMDS-005 reports the certain ones. seen holds each workload's verdicts for
+// the node-local services, evaluated once for all the policies selecting it.
+func cutOff(in Input, np *model.NetworkPolicy, seen map[*reach.WorkloadResult][]reach.Result) []reach.Target {
 	var out []reach.Target
 	for ti := range in.KeepOpen {
 		t := &in.KeepOpen[ti]
@@ -284,10 +275,42 @@ func cutOff(in Input, np *model.NetworkPolicy) []reach.Target {
 		for _, wr := range in.Analysis.Selects[np] {
 			// Unknown counts: an ambiguous block elsewhere in the policy may
 			// hide the cut, and the patch rewrites such blocks.
-			if in.Analysis.Extra(wr, in.KeepOpen)[ti].Verdict != reach.Reachable {
+			rs, ok := seen[wr]
+			if !ok {
+				rs = in.Analysis.Extra(wr, in.KeepOpen)
+				seen[wr] = rs
+			}
+			if rs[ti].Verdict != reach.Reachable {
 				out = append(out, *t)
 				break
 			}
+		}
+	}
+	return out
+}
+
+// isExemptName reports whether a namespace is exempt by name.
+func isExemptName(o *Options, ns string) bool {
+	for _, n := range o.ExemptNamespaces {
+		if n == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupeAddrs sorts addresses, IPv4 first, and drops repeats.
+func dedupeAddrs(as []netip.Addr) []netip.Addr {
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Is4() != as[j].Is4() {
+			return as[i].Is4()
+		}
+		return as[i].Less(as[j])
+	})
+	var out []netip.Addr
+	for i, a := range as {
+		if i == 0 || a != as[i-1] {
+			out = append(out, a)
 		}
 	}
 	return out

@@ -174,3 +174,21 @@ func decodeAll(data []byte) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 }
+
+// serverFields are the fields the API server owns, and the client-side
+// apply record, which would describe the object before a change.
+var serverFields = [][]string{{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "uid"},
+	{"metadata", "creationTimestamp"}, {"metadata", "generation"}, {"status"},
+	{"metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"}}
+
+// StripServerFields removes from an object read from the API server what
+// the server owns, leaving what a user wrote (and dropping annotations left
+// empty).
+func StripServerFields(u *unstructured.Unstructured) {
+	for _, f := range serverFields {
+		unstructured.RemoveNestedField(u.Object, f...)
+	}
+	if a, _, _ := unstructured.NestedMap(u.Object, "metadata", "annotations"); len(a) == 0 {
+		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+	}
+}

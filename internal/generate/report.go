@@ -145,28 +145,3 @@ func FromReport(doc *report.Document, o Options, include map[Group]bool, origina
 	}
 	return set, nil
 }
-
-func isExemptName(o *Options, ns string) bool {
-	for _, n := range o.ExemptNamespaces {
-		if n == ns {
-			return true
-		}
-	}
-	return false
-}
-
-func dedupeAddrs(as []netip.Addr) []netip.Addr {
-	sort.Slice(as, func(i, j int) bool {
-		if as[i].Is4() != as[j].Is4() {
-			return as[i].Is4()
-		}
-		return as[i].Less(as[j])
-	})
-	var out []netip.Addr
-	for i, a := range as {
-		if i == 0 || a != as[i-1] {
-			out = append(out, a)
-		}
-	}
-	return out
-}

@@ -254,14 +254,7 @@ func plan(ctx context.Context, a *gen.Artifact, dyn dynamic.Interface, mapper me
 // render is the YAML of an object without the fields the server owns.
 func render(u *unstructured.Unstructured) string {
 	c := u.DeepCopy()
-	for _, f := range [][]string{{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "uid"},
-		{"metadata", "creationTimestamp"}, {"metadata", "generation"}, {"status"},
-		{"metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"}} {
-		unstructured.RemoveNestedField(c.Object, f...)
-	}
-	if a, _, _ := unstructured.NestedMap(c.Object, "metadata", "annotations"); len(a) == 0 {
-		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
-	}
+	gen.StripServerFields(c)
 	y, _ := yaml.Marshal(c.Object)
 	return string(y)
 }

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
+	gen "github.com/imdsguard/imdsguard/internal/generate"
 	"github.com/imdsguard/imdsguard/internal/model"
 )
 
@@ -30,14 +31,6 @@ func (l *liveOriginals) Original(np *model.NetworkPolicy) (*unstructured.Unstruc
 	u := &unstructured.Unstructured{Object: m}
 	u.SetAPIVersion("networking.k8s.io/v1")
 	u.SetKind("NetworkPolicy")
-	for _, f := range [][]string{{"metadata", "managedFields"}, {"metadata", "resourceVersion"}, {"metadata", "uid"},
-		{"metadata", "creationTimestamp"}, {"metadata", "generation"}, {"status"}} {
-		unstructured.RemoveNestedField(u.Object, f...)
-	}
-	// The client-side apply record would describe the object before the patch.
-	unstructured.RemoveNestedField(u.Object, "metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration")
-	if a, _, _ := unstructured.NestedMap(u.Object, "metadata", "annotations"); len(a) == 0 {
-		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
-	}
+	gen.StripServerFields(u)
 	return u, nil
 }
