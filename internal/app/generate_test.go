@@ -284,3 +284,26 @@ func rescan(t *testing.T, paths ...string) report.Document {
 	}
 	return d
 }
+
+// TestGenerateForms: --admission-kinds picks the admission forms, and bad
+// flag values are usage errors.
+func TestGenerateForms(t *testing.T) {
+	r := runCLI(t, "", "generate", "--include", "admission", "--admission-kinds", "kyverno,gatekeeper", examples)
+	if !strings.Contains(r.stdout, "kind: ClusterPolicy") || !strings.Contains(r.stdout, "kind: ConstraintTemplate") ||
+		strings.Contains(r.stdout, "kind: ValidatingAdmissionPolicy") {
+		t.Errorf("forms kyverno,gatekeeper: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admission-kinds", "opa"}, `unknown admission form "opa"`},
+		{[]string{"--include", "everything"}, `--include: unknown group "everything"`},
+		{[]string{"--exempt-label", "nolabel"}, "--exempt-label must be KEY=VALUE"},
+	} {
+		r := runCLI(t, "", append(append([]string{"generate"}, tc.args...), examples)...)
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
