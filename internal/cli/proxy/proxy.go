@@ -229,14 +229,23 @@ func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) er
 	stopMetrics := serveMetrics(f.metricsAddr, reg, &ready, logger)
 	defer stopMetrics()
 
+	serving := true
 	select {
 	case <-ctx.Done():
 	case err = <-served:
+		serving = false
 	}
 	ready.Store(false)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
+	if serving {
+		// Serve may not have registered the listener when Shutdown ran; it
+		// closes it when it returns, and only then is the port closed.
+		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
 	if red != nil {
 		if f.onExit == onExitRemove {
 			err = errors.Join(err, red.Remove())
