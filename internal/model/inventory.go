@@ -13,6 +13,9 @@ type Inventory struct {
 	// AdminPolicies are the AdminNetworkPolicies and
 	// BaselineAdminNetworkPolicies the engine evaluates.
 	AdminPolicies []*AdminPolicy
+	// CiliumPolicies are the CiliumNetworkPolicies and
+	// CiliumClusterwideNetworkPolicies the engine evaluates.
+	CiliumPolicies []*CiliumPolicy
 	// NodeConfigs are node settings read from infrastructure code and cloud
 	// exports in the same run.
 	NodeConfigs []*NodeConfig

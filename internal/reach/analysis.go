@@ -137,6 +137,18 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 			}
 		}
 	}
+	cilium := c.e.ciliumSelect(ns, t)
+	if len(cilium) > 0 {
+		// Pods that meet different Cilium rules must not share a result.
+		c.buf = append(c.buf, 0, 'c')
+		for _, s := range cilium {
+			c.buf = append(c.buf, 0)
+			c.buf = strconv.AppendInt(c.buf, int64(c.e.cilium.ids[s.r]), 10)
+			if s.maybe {
+				c.buf = append(c.buf, '?')
+			}
+		}
+	}
 	if c.e.node != nil {
 		// The node layer's answer also depends on where the pod may run.
 		if k := t.PlacementKey(); k != "" {
@@ -146,7 +158,7 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 	if r, ok := c.m[string(c.buf)]; ok {
 		return r
 	}
-	r := c.e.pod(ns, t, policies, admin, baseline)
+	r := c.e.pod(ns, t, policies, admin, baseline, cilium)
 	c.m[string(c.buf)] = r
 	return r
 }

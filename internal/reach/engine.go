@@ -25,6 +25,8 @@ type Engine struct {
 	// rules say about each target.
 	admin, baseline []*model.AdminPolicy
 	adminCompiled   map[*model.AdminPolicy][]adminVerdict
+	// cilium holds the Cilium policies' rules (cilium.go).
+	cilium ciliumState
 }
 
 type policyVerdict struct {
@@ -58,6 +60,7 @@ func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 		e.adminCompiled[p] = compileAdmin(p, targets)
 	}
 	sortAdmin(e.admin)
+	e.cilium = compileCilium(inv.CiliumPolicies, targets)
 	for _, s := range inv.Unsupported {
 		if !s.ClusterScoped {
 			e.index(s.Ref.Namespace).stubs = append(e.index(s.Ref.Namespace).stubs, s)
@@ -123,13 +126,14 @@ func compile(np *model.NetworkPolicy, targets []Target) []policyVerdict {
 // not be modified.
 func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy) []Result {
 	admin, baseline := e.adminSelect(ns, t)
-	return e.pod(ns, t, policies, admin, baseline)
+	return e.pod(ns, t, policies, admin, baseline, e.ciliumSelect(ns, t))
 }
 
-// pod is Pod with the admin policies that select the pod already known.
-func (e *Engine) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, admin, baseline []adminSel) []Result {
+// pod is Pod with the admin policies and Cilium rules that select the pod
+// already known.
+func (e *Engine) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, admin, baseline []adminSel, cilium []ciliumSel) []Result {
 	out := make([]Result, len(e.targets))
-	pe := podEval{e: e, ns: ns, policies: policies, admin: admin, baseline: baseline}
+	pe := podEval{e: e, ns: ns, policies: policies, admin: admin, baseline: baseline, cilium: cilium}
 	for ti := range e.targets {
 		if t.HostNetwork {
 			out[ti] = e.hostNetwork()
@@ -151,10 +155,17 @@ var (
 )
 
 func (e *Engine) hostNetwork() Result {
-	if len(e.cluster.host) == 0 {
+	if len(e.cluster.host) == 0 && len(e.cilium.host) == 0 {
 		return Result{Verdict: Reachable, Trace: hostTrace}
 	}
-	return Result{Verdict: Unknown, Trace: []Step{hostStep, stubStep(e.cluster.host, "can apply to host-network pods")}}
+	trace := []Step{hostStep}
+	if len(e.cluster.host) > 0 {
+		trace = append(trace, stubStep(e.cluster.host, "can apply to host-network pods"))
+	}
+	if len(e.cilium.host) > 0 {
+		trace = append(trace, ciliumHostStep(e.cilium.host))
+	}
+	return Result{Verdict: Unknown, Trace: trace}
 }
 
 // podEval evaluates one pod shape target by target, building the parts of
@@ -166,10 +177,12 @@ type podEval struct {
 	// admin and baseline are the admin policies selecting the pod, admin
 	// by priority.
 	admin, baseline []adminSel
-	prefix          []Step // steps of unevaluated kinds that come first
-	prefixOK        bool
-	names           string
-	deny            []Step // the whole trace of a Blocked verdict
+	// cilium are the Cilium rules selecting the pod (cilium.go).
+	cilium   []ciliumSel
+	prefix   []Step // steps of unevaluated kinds that come first
+	prefixOK bool
+	names    string
+	deny     []Step // the whole trace of a Blocked verdict
 }
 
 func (pe *podEval) evaluate(ti int) Result {
@@ -232,7 +245,9 @@ func (pe *podEval) finish(verdict Verdict, trace []Step) Result {
 // NetworkPolicy isolates, the baseline layer. The trace may be shared
 // between targets and must be copied before it is extended.
 func (pe *podEval) belowAdmin(ti int) (Verdict, []Step) {
-	e := pe.e
+	if len(pe.cilium) > 0 {
+		return pe.ciliumLayer(ti)
+	}
 	if len(pe.policies) > 0 {
 		verdict, step, shared := pe.networkPolicyStep(ti)
 		if shared != nil {
@@ -240,6 +255,14 @@ func (pe *podEval) belowAdmin(ti int) (Verdict, []Step) {
 		}
 		return verdict, []Step{step}
 	}
+	return pe.notIsolated(ti)
+}
+
+// notIsolated decides for a pod that nothing isolates for egress: the
+// baseline layer, if any, else Reachable. The trace starts with the
+// NetworkPolicy step that says so.
+func (pe *podEval) notIsolated(ti int) (Verdict, []Step) {
+	e := pe.e
 	if len(pe.baseline) == 0 && len(e.cluster.baseline) == 0 {
 		return Reachable, notIsolatedTrace
 	}

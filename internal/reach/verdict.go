@@ -39,8 +39,10 @@ type Layer string
 
 // The layers, in the order they are consulted.
 const (
-	LayerHostNetwork   Layer = "hostNetwork"
-	LayerAdmin         Layer = "AdminNetworkPolicy"
+	LayerHostNetwork Layer = "hostNetwork"
+	LayerAdmin       Layer = "AdminNetworkPolicy"
+	// LayerCilium (cilium.go) takes NetworkPolicy's place for pods that
+	// Cilium policies select.
 	LayerNetworkPolicy Layer = "NetworkPolicy"
 	LayerBaseline      Layer = "BaselineAdminNetworkPolicy"
 	LayerUnsupported   Layer = "UnsupportedPolicy"

@@ -28,6 +28,9 @@ func (c *collected) body(o *object) func() {
 	case classAdminPolicy:
 		p := o.adminPolicy()
 		return func() { c.admin = append(c.admin, p) }
+	case classCilium:
+		p := o.ciliumPolicy()
+		return func() { c.cilium = append(c.cilium, p) }
 	case classStub:
 		s := o.stub()
 		return func() { c.stubs = append(c.stubs, s) }

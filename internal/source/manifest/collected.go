@@ -43,6 +43,7 @@ type collected struct {
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
+	cilium     []*model.CiliumPolicy
 	unknown    []UnknownObject
 	// nodeConfigs are node settings from infrastructure code and cloud
 	// exports (nodeconfigs.go).

@@ -20,6 +20,7 @@ const (
 	classNetworkPolicy
 	classStub
 	classAdminPolicy // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
+	classCilium      // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy (cilium.io/v2)
 )
 
 // group returns the API group of an apiVersion ("" for the core group).
@@ -72,6 +73,9 @@ func classify(apiVersion, kind string) class {
 	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") {
 		return classAdminPolicy
 	}
+	if apiVersion == ciliumAPIVersion && (kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy") {
+		return classCilium
+	}
 	key := kindKey(apiVersion, kind)
 	if c, ok := classes[key]; ok {
 		return c
@@ -89,6 +93,8 @@ func namespaced(c class, apiVersion, kind string) bool {
 		return false
 	case classStub:
 		return !stubKinds[kindKey(apiVersion, kind)].ClusterScoped
+	case classCilium:
+		return kind == "CiliumNetworkPolicy"
 	}
 	return true
 }

@@ -112,6 +112,7 @@ func (r *Result) merge(c *collected) {
 	inv.Nodes = append(inv.Nodes, c.nodes...)
 	inv.Unsupported = append(inv.Unsupported, c.stubs...)
 	inv.AdminPolicies = append(inv.AdminPolicies, c.admin...)
+	inv.CiliumPolicies = append(inv.CiliumPolicies, c.cilium...)
 	inv.NodeConfigs = append(inv.NodeConfigs, c.nodeConfigs...)
 	inv.NodeConfigGaps = append(inv.NodeConfigGaps, c.nodeConfigGaps...)
 	for _, u := range c.unknown {

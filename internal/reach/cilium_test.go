@@ -1,0 +1,244 @@
+package reach_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/imdsguard/imdsguard/internal/reach"
+)
+
+const (
+	cnpHead  = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
+	ccnpHead = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\n"
+)
+
+// cnp writes a CiliumNetworkPolicy in namespace "web" whose spec is the
+// given YAML flow mapping body (without braces).
+func cnp(name, spec string) string {
+	return cnpHead + "metadata: {name: " + name + ", namespace: web}\nspec: {" + spec + "}\n"
+}
+
+func ccnp(name, spec string) string {
+	return ccnpHead + "metadata: {name: " + name + "}\nspec: {" + spec + "}\n"
+}
+
+// TestCiliumPolicies walks the Cilium policy semantics with examples in the
+// spirit of Cilium's policy documentation (layer 3 entities and CIDRs,
+// layer 4 ports, deny policies, default deny), for the pod app=web in
+// namespace web. want names verdicts; layers the steps of the IPv4 trace.
+func TestCiliumPolicies(t *testing.T) {
+	tests := []struct {
+		name   string
+		docs   []string
+		want   map[string]reach.Verdict
+		layers string
+	}{
+		{
+			name:   "an egress section puts the pod in default deny",
+			docs:   []string{cnp("to-db", `endpointSelector: {matchLabels: {app: web}}, egress: [{toEndpoints: [{matchLabels: {app: db}}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, imds6: reach.Blocked, dnsUDP: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "toEntities world allows everything outside the cluster",
+			docs:   []string{cnp("world", `endpointSelector: {}, egress: [{toEntities: [world]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, imds6: reach.Reachable},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "world-ipv4 covers only IPv4 addresses",
+			docs:   []string{cnp("world4", `endpointSelector: {}, egress: [{toEntities: [world-ipv4]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, imds6: reach.Blocked},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "cluster, host and kube-apiserver do not include a metadata address",
+			docs:   []string{cnp("in-cluster", `endpointSelector: {}, egress: [{toEntities: [cluster, host, remote-node, kube-apiserver, health]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, imds6: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "toCIDRSet with an except carves the metadata address out",
+			docs:   []string{cnp("cidrset", `endpointSelector: {}, egress: [{toCIDRSet: [{cidr: 0.0.0.0/0, except: [169.254.169.254/32]}, {cidr: "::/0"}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Reachable, imds6: reach.Reachable},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "toCIDR with a bare address and a port",
+			docs:   []string{cnp("imds", `endpointSelector: {}, egress: [{toCIDR: [169.254.169.254], toPorts: [{ports: [{port: "80", protocol: TCP}]}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, podIdent4: reach.Blocked, imds6: reach.Blocked},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "a port range with endPort, and protocol ANY",
+			docs:   []string{cnp("range", `endpointSelector: {}, egress: [{toPorts: [{ports: [{port: "50", endPort: 100}]}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, dnsUDP: reach.Reachable, wireHost: reach.Blocked},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "an empty egress rule allows nothing but isolates",
+			docs:   []string{cnp("deny-all", `endpointSelector: {}, egress: [{}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, dnsUDP: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "egressDeny wins over an allow of every destination",
+			docs:   []string{cnp("deny-imds", `endpointSelector: {}, egressDeny: [{toCIDR: [169.254.169.254/32, fd00:ec2::254/128]}], egress: [{toEntities: [all]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, imds6: reach.Blocked, podIdent4: reach.Reachable},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "egressDeny wins over a NetworkPolicy allow too",
+			docs:   []string{cnp("deny-imds", `endpointSelector: {}, egressDeny: [{toCIDR: [169.254.169.254/32]}]`), npAll},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Reachable},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "a deny-only policy is default deny as well",
+			docs:   []string{cnp("deny-imds", `endpointSelector: {}, egressDeny: [{toCIDR: [169.254.169.254/32]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "enableDefaultDeny egress false: the deny alone closes the target",
+			docs:   []string{cnp("deny-imds", `endpointSelector: {}, enableDefaultDeny: {egress: false}, egressDeny: [{toCIDR: [169.254.169.254/32]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Reachable},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "a Cilium allow and a NetworkPolicy isolation are unioned",
+			docs:   []string{cnp("allow-imds", `endpointSelector: {}, enableDefaultDeny: {egress: false}, egress: [{toCIDR: [169.254.169.254/32]}]`), npDeny},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, podIdent4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "a NetworkPolicy allow re-opens what a Cilium default deny closes",
+			docs:   []string{cnp("to-db", `endpointSelector: {}, egress: [{toEndpoints: [{matchLabels: {app: db}}]}]`), npAll},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "a layer 7 http rule decides request by request",
+			docs:   []string{cnp("l7", `endpointSelector: {}, egress: [{toCIDR: [169.254.169.254/32], toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{method: GET, path: "/latest/meta-data/placement/.*"}]}}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Unknown, podIdent4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:unknown",
+		},
+		{
+			name:   "toFQDNs may resolve to a metadata address",
+			docs:   []string{cnp("fqdn", `endpointSelector: {}, egress: [{toFQDNs: [{matchName: metadata.google.internal}]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Unknown, imds6: reach.Unknown},
+			layers: "CiliumNetworkPolicy:unknown",
+		},
+		{
+			name:   "a selector that does not select the pod leaves it alone",
+			docs:   []string{cnp("db-only", `endpointSelector: {matchLabels: {app: db}}, egress: [{}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable},
+			layers: "NetworkPolicy:no-opinion",
+		},
+		{
+			name:   "a k8s: source prefix on a selector key",
+			docs:   []string{cnp("prefixed", `endpointSelector: {matchLabels: {"k8s:app": web}}, egress: [{}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "a CiliumNetworkPolicy selects only in its own namespace",
+			docs:   []string{cnpHead + "metadata: {name: other, namespace: other}\nspec: {endpointSelector: {}, egress: [{}]}\n"},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable},
+			layers: "NetworkPolicy:no-opinion",
+		},
+		{
+			name:   "a clusterwide policy selects namespaces by the namespace label",
+			docs:   []string{ccnp("deny-imds", `endpointSelector: {matchExpressions: [{key: "k8s:io.kubernetes.pod.namespace", operator: NotIn, values: [kube-system]}]}, egressDeny: [{toCIDR: [169.254.169.254/32]}], egress: [{toEntities: [all]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Reachable},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "a clusterwide policy on namespace labels",
+			docs:   []string{ccnp("prod", `endpointSelector: {matchLabels: {io.cilium.k8s.namespace.labels.env: prod}}, egressDeny: [{toEntities: [world]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:deny",
+		},
+		{
+			name:   "specs: every rule applies",
+			docs:   []string{cnpHead + "metadata: {name: two, namespace: web}\nspecs:\n- {endpointSelector: {}, egress: [{toEntities: [cluster]}]}\n- {endpointSelector: {}, egress: [{toCIDR: [169.254.169.254/32]}]}\n"},
+			want:   map[string]reach.Verdict{imds4: reach.Reachable, podIdent4: reach.Blocked},
+			layers: "CiliumNetworkPolicy:allow",
+		},
+		{
+			name:   "an AdminNetworkPolicy Deny comes before Cilium",
+			docs:   []string{anp("deny-imds", 10, denyIMDS), cnp("world", `endpointSelector: {}, egress: [{toEntities: [world]}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Blocked, podIdent4: reach.Reachable},
+			layers: "AdminNetworkPolicy:deny",
+		},
+		{
+			name:   "a selector on a label Cilium leaves out of identities may not select",
+			docs:   []string{cnp("hash", `endpointSelector: {matchLabels: {pod-template-hash: abc}}, egress: [{}]`)},
+			want:   map[string]reach.Verdict{imds4: reach.Unknown},
+			layers: "CiliumNetworkPolicy:unknown",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := evaluateYAML(t, append(tt.docs, adminPod)...)
+			res := a.Workloads[0].Results
+			if diff := cmp.Diff(verdicts(res, tt.want), tt.want); diff != "" {
+				t.Errorf("verdicts (-got +want):\n%s", diff)
+			}
+			var layers []string
+			for _, s := range res[targetIndex(t, imds4)].Trace {
+				layers = append(layers, string(s.Layer)+":"+string(s.Decision))
+			}
+			if got := strings.Join(layers, " > "); got != tt.layers {
+				t.Errorf("trace layers for %s:\n got %s\nwant %s\ntrace:\n%s", imds4, got, tt.layers, formatTrace(res[targetIndex(t, imds4)].Trace))
+			}
+		})
+	}
+}
+
+// TestCiliumTrace checks that the Cilium step names the rule that decided,
+// by its path in the object and its line.
+func TestCiliumTrace(t *testing.T) {
+	doc := cnpHead + "metadata: {name: deny-imds, namespace: web}\nspecs:\n- endpointSelector: {}\n  egress: [{toEntities: [all]}]\n  egressDeny:\n  - toCIDRSet: [{cidr: 169.254.0.0/16}]\n"
+	a := evaluateYAML(t, doc, adminPod)
+	got := a.Workloads[0].Results[targetIndex(t, imds4)]
+	if got.Verdict != reach.Blocked || len(got.Trace) != 1 {
+		t.Fatalf("got %s with trace:\n%s", got.Verdict, formatTrace(got.Trace))
+	}
+	s := got.Trace[0]
+	wantReason := "selected by CiliumNetworkPolicy deny-imds specs[0]; denied by deny-imds specs[0].egressDeny[0] (egressDeny takes precedence over every allow)"
+	if s.Layer != reach.LayerCilium || s.Decision != reach.Deny || s.Reason != wantReason {
+		t.Errorf("step %s %s: %q, want %q", s.Layer, s.Decision, s.Reason, wantReason)
+	}
+	if len(s.Rules) != 1 || s.Rules[0].Rule != 1 || !strings.HasSuffix(s.Rules[0].Source.String(), ".yaml:8") ||
+		s.Rules[0].Why != "specs[0].egressDeny[0]: toCIDRSet 169.254.0.0/16 contains 169.254.169.254, no toPorts (every port)" {
+		t.Errorf("rules %+v, want egressDeny[0] (rule 1) at line 8", s.Rules)
+	}
+}
+
+// TestCiliumHostNetwork checks that only a host policy (nodeSelector)
+// leaves host-network pods open to question.
+func TestCiliumHostNetwork(t *testing.T) {
+	pod := strings.Replace(adminPod, "spec: {containers:", "spec: {hostNetwork: true, containers:", 1)
+	a := evaluateYAML(t, ccnp("pods", `endpointSelector: {}, egressDeny: [{toEntities: [world]}]`), pod)
+	if got := a.Workloads[0].Results[targetIndex(t, imds4)]; got.Verdict != reach.Reachable {
+		t.Errorf("endpointSelector only: %s, want Reachable (host-network pods are not endpoints)", got.Verdict)
+	}
+	a = evaluateYAML(t, ccnp("host", `nodeSelector: {}, egressDeny: [{toEntities: [world]}]`), pod)
+	got := a.Workloads[0].Results[targetIndex(t, imds4)]
+	if got.Verdict != reach.Unknown || len(got.Trace) != 2 || got.Trace[1].Layer != reach.LayerCilium {
+		t.Errorf("host policy: %s\n%s, want Unknown with a Cilium step", got.Verdict, formatTrace(got.Trace))
+	}
+}
+
+// TestCiliumIncomplete checks that a Cilium policy that could not be read
+// keeps Blocked verdicts from being trusted in its namespace.
+func TestCiliumIncomplete(t *testing.T) {
+	broken := cnpHead + "metadata: {name: broken, namespace: web}\nspec: {endpointSelector: {}, egress: [{toCIDR: [nope]}]}\n"
+	a := evaluateYAML(t, cnp("deny-imds", `endpointSelector: {}, egressDeny: [{toCIDR: [169.254.169.254/32]}]`), broken, adminPod)
+	if got := a.Workloads[0].Results[targetIndex(t, imds4)]; got.Verdict != reach.Unknown {
+		t.Errorf("verdict %s, want Unknown", got.Verdict)
+	}
+}
