@@ -125,7 +125,8 @@ func (o *object) ciliumRule(n *yaml.Node, path string, clusterwide bool, next *i
 		w.strict(dd, ciliumFields.defaultDeny...)
 		w.boolean(dd.value("ingress"), join(path, "enableDefaultDeny.ingress"))
 		if v := w.resolve(dd.value("egress")); !isNull(v) {
-			r.DefaultDenyEgress = r.DefaultDenyEgress && w.boolean(v, join(path, "enableDefaultDeny.egress"))
+			on := w.boolean(v, join(path, "enableDefaultDeny.egress"))
+			r.DefaultDenyEgress = r.DefaultDenyEgress && on
 		}
 	}
 	w.str(m.value("description"), join(path, "description"))

@@ -45,6 +45,9 @@ func render(r *Result) string {
 	for _, ap := range inv.AdminPolicies {
 		renderAdminPolicy(p, ap)
 	}
+	for _, cp := range inv.CiliumPolicies {
+		renderCiliumPolicy(p, cp)
+	}
 	for _, k := range slices.Sorted(maps.Keys(inv.UnknownKinds)) {
 		p("unknown %s x%d", k, inv.UnknownKinds[k])
 	}
