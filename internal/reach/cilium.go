@@ -146,25 +146,28 @@ func ciliumPeerMatch(r *model.CiliumEgressRule, t *Target) (tri, string) {
 		}
 	}
 	// toEndpoints and toNodes select pods and nodes, never a metadata
-	// address; toServices, toGroups, toFQDNs and CIDR groups stand for
-	// addresses the input does not hold.
-	if len(r.Unmodelled) > 0 && (out != no || r.Peer == "" || r.Peer == model.CiliumToCIDRSet ||
-		r.Peer == model.CiliumToServices || r.Peer == model.CiliumToGroups || r.Peer == model.CiliumToFQDNs) {
-		if out != yes || slices.ContainsFunc(r.Unmodelled, ruleLevel) {
-			w := strings.Join(r.Unmodelled, ", ") + " may match " + t.Addr.String() + " (imdsguard does not evaluate it)"
-			if out == no || why == "" {
-				why = w
-			} else {
-				why += "; " + w
-			}
-			out = maybe
+	// address. What imdsguard does not evaluate either adds destinations
+	// (toServices, toGroups, toFQDNs, CIDR groups stand for addresses the
+	// input does not hold) or narrows the rule (toRequires, authentication).
+	var adds, narrows []string
+	for _, u := range r.Unmodelled {
+		if ruleLevel(u) {
+			narrows = append(narrows, u)
+		} else {
+			adds = append(adds, u)
 		}
+	}
+	switch {
+	case out == no && len(adds) > 0:
+		out, why = maybe, fmt.Sprintf("%s may stand for %s (imdsguard does not evaluate it)", strings.Join(adds, ", "), t.Addr)
+	case out == yes && len(narrows) > 0:
+		out, why = maybe, why+fmt.Sprintf("; %s may narrow the rule (imdsguard does not evaluate it)", strings.Join(narrows, ", "))
 	}
 	return out, why
 }
 
 // ruleLevel reports whether an unmodelled construct narrows the whole
-// rule (rather than adding peers).
+// rule rather than adding destinations.
 func ruleLevel(s string) bool { return s == "toRequires" || s == "authentication" }
 
 // ciliumEntityHas reports whether an entity includes a metadata address:

@@ -98,6 +98,7 @@ func genInventory(r *rand.Rand) *model.Inventory {
 	for i := range r.IntN(9) {
 		inv.Workloads = append(inv.Workloads, g.workload(i))
 	}
+	g.addCilium(inv) // generate_cilium_test.go
 	if g.chance(12) {
 		for i := range 1 + r.IntN(2) {
 			inv.Unsupported = append(inv.Unsupported, g.stub(i))
@@ -356,11 +357,14 @@ func dumpInventory(inv *model.Inventory) string {
 	for _, w := range inv.Workloads {
 		fmt.Fprintf(&b, "workload %s/%s\n", w.Ref.Namespace, w.Ref.Name)
 		for i, t := range w.Templates {
-			fmt.Fprintf(&b, "  template[%d] labels=%s hostNetwork=%t\n", i, formatLabels(t.Labels), t.HostNetwork)
+			fmt.Fprintf(&b, "  template[%d] labels=%s hostNetwork=%t sa=%q\n", i, formatLabels(t.Labels), t.HostNetwork, t.ServiceAccount)
 		}
 	}
 	for _, p := range inv.AdminPolicies {
 		dumpAdminPolicy(&b, p)
+	}
+	for _, p := range inv.CiliumPolicies {
+		dumpCiliumPolicy(&b, p)
 	}
 	for _, s := range inv.Unsupported {
 		fmt.Fprintf(&b, "stub %s clusterScoped=%t baseline=%t selectsHostNetwork=%t\n", s.Ref, s.ClusterScoped, s.Baseline, s.SelectsHostNetwork)

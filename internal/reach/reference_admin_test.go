@@ -151,6 +151,9 @@ func refChoices(p *model.AdminPolicy, t *reach.Target, maybeSubject bool) []refC
 // below is NetworkPolicy, then for a pod it does not isolate the
 // BaselineAdminNetworkPolicy, whose unmatched traffic is allowed.
 func (l *refLayers) below(inv *model.Inventory, ns string, pod *model.PodTemplate, selecting []*model.NetworkPolicy, t *reach.Target) {
+	if l.ciliumBelow(inv, ns, pod, selecting, t) { // reference_cilium_test.go
+		return
+	}
 	o, isolated := refNetworkPolicy(selecting, t)
 	if !l.reachedNP {
 		l.reachedNP = true
@@ -160,6 +163,11 @@ func (l *refLayers) below(inv *model.Inventory, ns string, pod *model.PodTemplat
 		l.verdicts = append(l.verdicts, o.Verdict)
 		return
 	}
+	l.baselineVerdicts(inv, ns, pod, t)
+}
+
+// baselineVerdicts is what may happen to a pod that nothing isolates.
+func (l *refLayers) baselineVerdicts(inv *model.Inventory, ns string, pod *model.PodTemplate, t *reach.Target) {
 	// Only one BaselineAdminNetworkPolicy can exist; if the input holds
 	// several, any of them may be it.
 	any := false
