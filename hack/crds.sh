@@ -7,7 +7,7 @@
 #   network-policy-api ClusterNetworkPolicy: the version in go.mod (types and CRD agree)
 #   network-policy-api AdminNetworkPolicy, BaselineAdminNetworkPolicy: v0.1.7, the last
 #       release that ships their CRDs (its v1alpha1 Go types equal go.mod's)
-#   Cilium CiliumClusterwideNetworkPolicy: github.com/cilium/cilium (module zip ~38 MB)
+#   Cilium CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy: github.com/cilium/cilium (module zip ~38 MB)
 #   Kyverno ClusterPolicy: github.com/kyverno/kyverno (~10 MB)
 #   Gatekeeper ConstraintTemplate: github.com/open-policy-agent/frameworks/constraint (~0.3 MB)
 #
@@ -27,7 +27,7 @@ CONSTRAINT_VERSION=v0.0.0-20260616163050-e1eaa1bf6d62
 log() { echo "crds: $*" >&2; }
 
 NPAPI_VERSION="$(cd "${ROOT}" && "${GO}" list -m -f '{{.Version}}' sigs.k8s.io/network-policy-api)"
-STAMP="npapi=${NPAPI_VERSION} anp=${NPAPI_ANP_VERSION} cilium=${CILIUM_VERSION} kyverno=${KYVERNO_VERSION} constraint=${CONSTRAINT_VERSION}"
+STAMP="npapi=${NPAPI_VERSION} anp=${NPAPI_ANP_VERSION} cilium=${CILIUM_VERSION}+cnp kyverno=${KYVERNO_VERSION} constraint=${CONSTRAINT_VERSION}"
 
 if [ -f "${OUT}/.stamp" ] && [ "$(cat "${OUT}/.stamp")" = "${STAMP}" ]; then
 	echo "${OUT}"
@@ -59,7 +59,8 @@ fetch "sigs.k8s.io/network-policy-api@${NPAPI_ANP_VERSION}" \
 	config/crd/standard/policy.networking.k8s.io_adminnetworkpolicies.yaml \
 	config/crd/standard/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml
 fetch "github.com/cilium/cilium@${CILIUM_VERSION}" \
-	pkg/k8s/apis/cilium.io/client/crds/v2/ciliumclusterwidenetworkpolicies.yaml
+	pkg/k8s/apis/cilium.io/client/crds/v2/ciliumclusterwidenetworkpolicies.yaml \
+	pkg/k8s/apis/cilium.io/client/crds/v2/ciliumnetworkpolicies.yaml
 fetch "github.com/kyverno/kyverno@${KYVERNO_VERSION}" \
 	config/crds/kyverno/kyverno.io_clusterpolicies.yaml
 fetch "github.com/open-policy-agent/frameworks/constraint@${CONSTRAINT_VERSION}" \

@@ -48,12 +48,6 @@ func TestCiliumPolicies(t *testing.T) {
 			layers: "CiliumNetworkPolicy:allow",
 		},
 		{
-			name:   "world-ipv4 covers only IPv4 addresses",
-			docs:   []string{cnp("world4", `endpointSelector: {}, egress: [{toEntities: [world-ipv4]}]`)},
-			want:   map[string]reach.Verdict{imds4: reach.Reachable, imds6: reach.Blocked},
-			layers: "CiliumNetworkPolicy:allow",
-		},
-		{
 			name:   "cluster, host and kube-apiserver do not include a metadata address",
 			docs:   []string{cnp("in-cluster", `endpointSelector: {}, egress: [{toEntities: [cluster, host, remote-node, kube-apiserver, health]}]`)},
 			want:   map[string]reach.Verdict{imds4: reach.Blocked, imds6: reach.Blocked},

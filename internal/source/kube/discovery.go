@@ -110,6 +110,10 @@ func (l *loader) stub(r resource, u *unstructured.Unstructured) {
 		l.adminPolicy(u)
 		return
 	}
+	if isCiliumPolicy(u) {
+		l.ciliumPolicy(u)
+		return
+	}
 	s := stubKinds[r.group()+"/"+r.kind]
 	s.Ref = model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 	s.Source = l.src

@@ -129,6 +129,7 @@ type loader struct {
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
+	cilium     []*model.CiliumPolicy
 	unread     []unread
 }
 
@@ -181,6 +182,8 @@ func (l *loader) result() *Result {
 	inv.Unsupported = append(l.stubs, l.unreadableStubs(inv)...)
 	sortRefs(l.admin, func(p *model.AdminPolicy) model.ObjectRef { return p.Ref })
 	inv.AdminPolicies = l.admin
+	sortRefs(l.cilium, func(p *model.CiliumPolicy) model.ObjectRef { return p.Ref })
+	inv.CiliumPolicies = l.cilium
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}

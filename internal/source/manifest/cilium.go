@@ -43,8 +43,9 @@ var ciliumFields = struct {
 	port:         []string{"port", "endPort", "protocol"},
 }
 
-// ciliumEntities are the values toEntities accepts.
-var ciliumEntities = []string{"all", "world", "world-ipv4", "world-ipv6", "cluster", "cluster-mesh", "host", "init",
+// ciliumEntities are the values toEntities accepts (the CRD's enum: the
+// agent also knows world-ipv4 and world-ipv6, which the API server refuses).
+var ciliumEntities = []string{"all", "world", "cluster", "cluster-mesh", "host", "init",
 	"ingress", "unmanaged", "remote-node", "health", "none", "kube-apiserver"}
 
 // ciliumProtocols are the values a port's protocol accepts.

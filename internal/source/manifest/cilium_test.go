@@ -2,7 +2,14 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 )
@@ -47,3 +54,83 @@ func ciliumSelectorText(s *model.CiliumSelector) string {
 	}
 	return fmt.Sprintf("%s [%s] src=%s", s.Text, strings.Join(terms, "; "), s.Source)
 }
+
+// TestCiliumFieldsMatchCRD checks that the fields the loader accepts in
+// Cilium policies are exactly those of the upstream CRD schemas that
+// hack/crds.sh fetches (IMDSGUARD_CRDS overrides the directory): a field
+// a new Cilium version adds must be handled here first.
+func TestCiliumFieldsMatchCRD(t *testing.T) {
+	dir := os.Getenv("IMDSGUARD_CRDS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", ".cache", "crds")
+	}
+	for _, file := range []string{"ciliumnetworkpolicies.yaml", "ciliumclusterwidenetworkpolicies.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			msg := fmt.Sprintf("%v: run hack/crds.sh (or set IMDSGUARD_CRDS)", err)
+			if testing.Short() && os.Getenv("CI") != "true" {
+				t.Skip(msg)
+			}
+			t.Fatal(msg)
+		}
+		var crd struct {
+			Spec struct {
+				Versions []struct {
+					Name   string
+					Schema struct {
+						OpenAPIV3Schema crdSchema `yaml:"openAPIV3Schema"`
+					}
+				}
+			}
+		}
+		if err := yaml.Unmarshal(b, &crd); err != nil {
+			t.Fatal(err)
+		}
+		if len(crd.Spec.Versions) != 1 || crd.Spec.Versions[0].Name != "v2" {
+			t.Fatalf("%s: versions %+v, want v2 alone", file, crd.Spec.Versions)
+		}
+		root := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+		spec := root.Properties["spec"]
+		egress, deny := spec.Properties["egress"].Items, spec.Properties["egressDeny"].Items
+		for _, tc := range []struct {
+			name   string
+			schema *crdSchema
+			ours   []string
+		}{
+			{"object", &root, ciliumFields.object},
+			{"spec", &spec, ciliumFields.rule},
+			{"specs[]", root.Properties["specs"].Items, ciliumFields.rule},
+			{"enableDefaultDeny", ptr(spec.Properties["enableDefaultDeny"]), ciliumFields.defaultDeny},
+			{"endpointSelector", ptr(spec.Properties["endpointSelector"]), ciliumFields.selector},
+			{"egress[]", egress, ciliumFields.egress},
+			{"egressDeny[]", deny, ciliumFields.egressDeny},
+			{"toCIDRSet[]", egress.Properties["toCIDRSet"].Items, ciliumFields.cidrRule},
+			{"toPorts[]", egress.Properties["toPorts"].Items, ciliumFields.portRule},
+			{"egressDeny toPorts[]", deny.Properties["toPorts"].Items, ciliumFields.portDenyRule},
+			{"ports[]", egress.Properties["toPorts"].Items.Properties["ports"].Items, ciliumFields.port},
+		} {
+			upstream := slices.Sorted(maps.Keys(tc.schema.Properties))
+			ours := slices.Sorted(slices.Values(tc.ours))
+			if !slices.Equal(ours, upstream) {
+				t.Errorf("%s %s: loader accepts %v, CRD has %v", file, tc.name, ours, upstream)
+			}
+		}
+		entities := egress.Properties["toEntities"].Items.Enum
+		if !slices.Equal(slices.Sorted(slices.Values(entities)), slices.Sorted(slices.Values(ciliumEntities))) {
+			t.Errorf("%s: entities %v, loader accepts %v", file, entities, ciliumEntities)
+		}
+		protocols := egress.Properties["toPorts"].Items.Properties["ports"].Items.Properties["protocol"].Enum
+		if !slices.Equal(slices.Sorted(slices.Values(protocols)), slices.Sorted(slices.Values(ciliumProtocols))) {
+			t.Errorf("%s: protocols %v, loader accepts %v", file, protocols, ciliumProtocols)
+		}
+	}
+}
+
+// crdSchema is the part of an OpenAPI schema the test reads.
+type crdSchema struct {
+	Properties map[string]crdSchema
+	Items      *crdSchema
+	Enum       []string
+}
+
+func ptr[T any](v T) *T { return &v }
