@@ -92,12 +92,12 @@ func FromReport(doc *report.Document, o Options, include map[Group]bool, origina
 			}
 			for _, v := range w.Verdicts {
 				for _, st := range v.Trace {
-					if st.Layer != reach.LayerNetworkPolicy || (st.Decision != reach.Allow && st.Decision != reach.Undecided) {
+					if (st.Layer != reach.LayerNetworkPolicy && st.Layer != reach.LayerCilium) || (st.Decision != reach.Allow && st.Decision != reach.Undecided) {
 						continue
 					}
 					for _, rr := range st.Rules {
-						if rr.Rule < 0 {
-							continue
+						if rr.Rule < 0 || (st.Layer == reach.LayerCilium && rr.Policy.Kind != "NetworkPolicy") {
+							continue // the Cilium layer also names Cilium rules
 						}
 						key := rr.Policy.Namespace + "/" + rr.Policy.Name
 						pr := patches[key]

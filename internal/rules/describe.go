@@ -25,12 +25,15 @@ func metadataTargets(a *reach.Analysis) []int {
 // appendAllowers appends the rules that allowed a result to out.
 func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {
-		if s.Decision != reach.Allow || s.Layer != reach.LayerNetworkPolicy {
+		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCilium) {
 			continue
 		}
 		for _, ref := range s.Rules {
-			out = append(out, Location{Object: ref.Policy, Source: ref.Source,
-				Note: "egress rule " + strconv.Itoa(ref.Rule) + " allows it: " + ref.Why})
+			note := "egress rule " + strconv.Itoa(ref.Rule) + " allows it: " + ref.Why
+			if s.Layer == reach.LayerCilium && ref.Policy.Kind != "NetworkPolicy" {
+				note = ref.Why // a Cilium rule: "spec.egress[0]: why"
+			}
+			out = append(out, Location{Object: ref.Policy, Source: ref.Source, Note: note})
 		}
 	}
 	return out

@@ -84,8 +84,14 @@ func openingRules(r reach.Result) []reach.RuleRef {
 	}
 	var out []reach.RuleRef
 	for _, s := range r.Trace {
-		if s.Layer == reach.LayerNetworkPolicy && s.Decision == reach.Allow {
-			out = append(out, s.Rules...)
+		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCilium) {
+			continue
+		}
+		for _, r := range s.Rules {
+			// The Cilium layer also names the NetworkPolicy rules that allow.
+			if s.Layer == reach.LayerNetworkPolicy || r.Policy.Kind == "NetworkPolicy" {
+				out = append(out, r)
+			}
 		}
 	}
 	return out
