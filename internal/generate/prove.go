@@ -50,12 +50,16 @@ const hostNetworkWhy = "uses the host network"
 
 // InProof reports whether Prove applies an artifact: the NetworkPolicies
 // and patches, and the cluster-wide kinds the engine evaluates
-// (AdminNetworkPolicy and BaselineAdminNetworkPolicy).
+// (AdminNetworkPolicy, BaselineAdminNetworkPolicy and
+// CiliumClusterwideNetworkPolicy).
 func InProof(a *Artifact) bool {
 	switch a.Group {
 	case GroupNamespace, GroupPatch:
 		return true
 	case GroupCluster:
+		if a.Object != nil && a.Object.GetAPIVersion() == "cilium.io/v2" && a.Object.GetKind() == "CiliumClusterwideNetworkPolicy" {
+			return true
+		}
 		if a.Object == nil || a.Object.GetAPIVersion() != anpv1alpha1.GroupVersion.String() {
 			return false
 		}
@@ -98,11 +102,12 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 	if got := len(loaded.Inventory.NetworkPolicies); got != objs {
 		return nil, fmt.Errorf("the generated stream held %d NetworkPolicies, %d loaded", objs, got)
 	}
-	if got := len(loaded.Inventory.AdminPolicies); got != admin {
-		return nil, fmt.Errorf("the generated stream held %d admin network policies, %d loaded", admin, got)
+	if got := len(loaded.Inventory.AdminPolicies) + len(loaded.Inventory.CiliumPolicies); got != admin {
+		return nil, fmt.Errorf("the generated stream held %d cluster-wide policies, %d loaded", admin, got)
 	}
 	after := overlay(in.Inventory, loaded.Inventory.NetworkPolicies)
 	after.AdminPolicies = overlayAdmin(in.Inventory.AdminPolicies, loaded.Inventory.AdminPolicies)
+	after.CiliumPolicies = overlayCilium(in.Inventory.CiliumPolicies, loaded.Inventory.CiliumPolicies)
 	targets := append(append([]reach.Target(nil), in.Analysis.Targets...), in.KeepOpen...)
 	before := reach.Evaluate(in.Inventory, targets)
 	now := reach.Evaluate(after, targets)
@@ -188,6 +193,22 @@ func overlay(inv *model.Inventory, policies []*model.NetworkPolicy) *model.Inven
 		}
 	}
 	return &out
+}
+
+// overlayCilium returns the Cilium policies with policies added, each
+// replacing an existing one of the same kind, namespace and name.
+func overlayCilium(have, add []*model.CiliumPolicy) []*model.CiliumPolicy {
+	replace := map[model.ObjectRef]bool{}
+	for _, p := range add {
+		replace[model.ObjectRef{Kind: p.Ref.Kind, Namespace: p.Ref.Namespace, Name: p.Ref.Name}] = true
+	}
+	var out []*model.CiliumPolicy
+	for _, p := range have {
+		if !replace[model.ObjectRef{Kind: p.Ref.Kind, Namespace: p.Ref.Namespace, Name: p.Ref.Name}] {
+			out = append(out, p)
+		}
+	}
+	return append(out, add...)
 }
 
 // overlayAdmin returns the admin policies with policies added, each

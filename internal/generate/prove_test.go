@@ -101,6 +101,8 @@ func TestProveAdminPolicies(t *testing.T) {
 	}{
 		{generate.KindANP, []string{"monitoring/node-exporter"}},
 		{generate.KindBANP, []string{"analytics/spark-driver", "monitoring/node-exporter", "storefront/frontend"}},
+		// A Cilium deny wins over every NetworkPolicy allow.
+		{generate.KindCilium, []string{"monitoring/node-exporter"}},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			o := generate.Options{ClusterKinds: []string{tc.kind}, ExemptNamespaces: []string{"kube-system"}}
