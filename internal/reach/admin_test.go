@@ -170,18 +170,7 @@ func TestAdminPolicies(t *testing.T) {
 			} else {
 				docs = append(docs, adminPod)
 			}
-			a := evaluateYAML(t, docs...)
-			res := a.Workloads[0].Results
-			if diff := cmp.Diff(verdicts(res, tt.want), tt.want); diff != "" {
-				t.Errorf("verdicts (-got +want):\n%s", diff)
-			}
-			var layers []string
-			for _, s := range res[targetIndex(t, imds4)].Trace {
-				layers = append(layers, string(s.Layer)+":"+string(s.Decision))
-			}
-			if got := strings.Join(layers, " > "); got != tt.layers {
-				t.Errorf("trace layers for %s:\n got %s\nwant %s", imds4, got, tt.layers)
-			}
+			checkLayers(t, evaluateYAML(t, docs...).Workloads[0].Results, tt.want, tt.layers)
 		})
 	}
 }

@@ -176,19 +176,26 @@ func TestCiliumPolicies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := evaluateYAML(t, append(tt.docs, adminPod)...)
-			res := a.Workloads[0].Results
-			if diff := cmp.Diff(verdicts(res, tt.want), tt.want); diff != "" {
-				t.Errorf("verdicts (-got +want):\n%s", diff)
-			}
-			var layers []string
-			for _, s := range res[targetIndex(t, imds4)].Trace {
-				layers = append(layers, string(s.Layer)+":"+string(s.Decision))
-			}
-			if got := strings.Join(layers, " > "); got != tt.layers {
-				t.Errorf("trace layers for %s:\n got %s\nwant %s\ntrace:\n%s", imds4, got, tt.layers, formatTrace(res[targetIndex(t, imds4)].Trace))
-			}
+			checkLayers(t, evaluateYAML(t, append(tt.docs, adminPod)...).Workloads[0].Results, tt.want, tt.layers)
 		})
+	}
+}
+
+// checkLayers compares the verdicts of a pod shape with want, and the
+// layers and decisions of its IPv4 IMDS trace with layers,
+// "AdminNetworkPolicy:deny > NetworkPolicy:allow".
+func checkLayers(t *testing.T, res []reach.Result, want map[string]reach.Verdict, layers string) {
+	t.Helper()
+	if diff := cmp.Diff(verdicts(res, want), want); diff != "" {
+		t.Errorf("verdicts (-got +want):\n%s", diff)
+	}
+	trace := res[targetIndex(t, imds4)].Trace
+	var got []string
+	for _, s := range trace {
+		got = append(got, string(s.Layer)+":"+string(s.Decision))
+	}
+	if g := strings.Join(got, " > "); g != layers {
+		t.Errorf("trace layers for %s:\n got %s\nwant %s\ntrace:\n%s", imds4, g, layers, formatTrace(trace))
 	}
 }
 

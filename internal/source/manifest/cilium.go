@@ -197,49 +197,42 @@ func (o *object) ciliumEgress(n *yaml.Node, path string, deny bool, next *int) m
 			continue
 		}
 		fp := join(path, f.key)
+		// peerList reads a list peer field: an empty one selects nothing.
+		peerList := func(read func(n *yaml.Node, path string)) {
+			peers = append(peers, f.key)
+			items := w.seq(f.v, fp)
+			r.EmptyPeer = r.EmptyPeer || len(items) == 0
+			for i, it := range items {
+				read(it, index(fp, i))
+			}
+		}
 		switch f.key {
 		case model.CiliumToCIDR:
-			peers = append(peers, f.key)
-			items := w.seq(f.v, fp)
-			r.EmptyPeer = r.EmptyPeer || len(items) == 0
-			for i, it := range items {
-				o.ciliumCIDR(&r, it, index(fp, i))
-			}
+			peerList(func(n *yaml.Node, p string) { o.ciliumCIDR(&r, n, p) })
 		case model.CiliumToCIDRSet:
-			peers = append(peers, f.key)
-			items := w.seq(f.v, fp)
-			r.EmptyPeer = r.EmptyPeer || len(items) == 0
-			for i, it := range items {
-				o.ciliumCIDRRule(&r, it, index(fp, i))
-			}
+			peerList(func(n *yaml.Node, p string) { o.ciliumCIDRRule(&r, n, p) })
 		case model.CiliumToEntities:
-			peers = append(peers, f.key)
-			items := w.seq(f.v, fp)
-			r.EmptyPeer = r.EmptyPeer || len(items) == 0
-			for i, it := range items {
-				if e, ok := w.itemStr(it, index(fp, i)); ok {
-					if !slices.Contains(ciliumEntities, e) {
-						w.failf(it, index(fp, i), "unsupported entity %q (want one of %s)", e, strings.Join(ciliumEntities, ", "))
-						continue
-					}
+			peerList(func(n *yaml.Node, p string) {
+				e, ok := w.itemStr(n, p)
+				switch {
+				case !ok:
+				case !slices.Contains(ciliumEntities, e):
+					w.failf(n, p, "unsupported entity %q (want one of %s)", e, strings.Join(ciliumEntities, ", "))
+				default:
 					r.Entities = append(r.Entities, e)
 				}
-			}
+			})
 		case model.CiliumToEndpoints, model.CiliumToNodes:
-			peers = append(peers, f.key)
-			items := w.seq(f.v, fp)
-			r.EmptyPeer = r.EmptyPeer || len(items) == 0
-			for i, it := range items {
-				sf := &field{key: f.key, k: it, v: it}
-				if isNull(w.resolve(it)) {
-					w.failf(it, index(fp, i), "expected a mapping, got null")
-					continue
+			peerList(func(n *yaml.Node, p string) {
+				if isNull(w.resolve(n)) {
+					w.failf(n, p, "expected a mapping, got null")
+					return
 				}
-				sel := o.ciliumSelector(sf, index(fp, i))
+				sel := o.ciliumSelector(&field{key: f.key, k: n, v: n}, p)
 				if f.key == model.CiliumToEndpoints {
 					r.Endpoints = append(r.Endpoints, *sel)
 				}
-			}
+			})
 		case model.CiliumToServices, model.CiliumToGroups, model.CiliumToFQDNs:
 			// The addresses these stand for (a Service's endpoints, a cloud
 			// security group's members, what a name resolves to) are not in
