@@ -37,8 +37,11 @@ type ciliumVerdict struct {
 
 // ciliumState holds the Cilium rules the engine evaluates.
 type ciliumState struct {
-	// pods are the rules with egress rules that select pods.
-	pods []ciliumSel
+	// byNS holds the rules with egress rules of each namespace's
+	// CiliumNetworkPolicies, cluster those of the
+	// CiliumClusterwideNetworkPolicies: a pod meets only these two lists.
+	byNS    map[string][]ciliumSel
+	cluster []ciliumSel
 	// ids number the rules, for the result cache's keys.
 	ids map[*model.CiliumRule]int
 	// host are the policies with a host rule (nodeSelector) that has
@@ -48,7 +51,7 @@ type ciliumState struct {
 }
 
 func compileCilium(ps []*model.CiliumPolicy, targets []Target) ciliumState {
-	s := ciliumState{ids: map[*model.CiliumRule]int{}, compiled: map[*model.CiliumRule][]ciliumVerdict{}}
+	s := ciliumState{byNS: map[string][]ciliumSel{}, ids: map[*model.CiliumRule]int{}, compiled: map[*model.CiliumRule][]ciliumVerdict{}}
 	for _, p := range ps {
 		host := false
 		for ri := range p.Rules {
@@ -60,8 +63,12 @@ func compileCilium(ps []*model.CiliumPolicy, targets []Target) ciliumState {
 				host = true
 				continue
 			}
-			s.ids[r] = len(s.pods)
-			s.pods = append(s.pods, ciliumSel{p: p, r: r})
+			s.ids[r] = len(s.ids)
+			if p.Clusterwide {
+				s.cluster = append(s.cluster, ciliumSel{p: p, r: r})
+			} else {
+				s.byNS[p.Ref.Namespace] = append(s.byNS[p.Ref.Namespace], ciliumSel{p: p, r: r})
+			}
 			s.compiled[r] = compileCiliumRule(p, r, targets)
 		}
 		if host {
@@ -235,10 +242,12 @@ func (e *Engine) ciliumSelect(ns string, t *model.PodTemplate) []ciliumSel {
 		return nil
 	}
 	var out []ciliumSel
-	for _, s := range e.cilium.pods {
-		if m, why := e.ciliumSelects(s.p, s.r.EndpointSelector, ns, t); m != no {
-			s.maybe, s.why = m == maybe, why
-			out = append(out, s)
+	for _, list := range [][]ciliumSel{e.cilium.byNS[ns], e.cilium.cluster} {
+		for _, s := range list {
+			if m, why := e.ciliumSelects(s.p, s.r.EndpointSelector, ns, t); m != no {
+				s.maybe, s.why = m == maybe, why
+				out = append(out, s)
+			}
 		}
 	}
 	return out
