@@ -331,17 +331,17 @@ func (e *Engine) ciliumLabel(term model.CiliumTerm, ns string, t *model.PodTempl
 			return ns, true, ""
 		}
 		return "", false, fmt.Sprintf("the labels of namespace %s are not in the input", ns)
-	case CiliumFilteredLabel(key):
+	case ciliumFilteredLabel(key):
 		return "", false, fmt.Sprintf("Cilium's default identity-label filter leaves out label %s", key)
 	}
 	v, ok := t.Labels[key]
 	return v, ok, ""
 }
 
-// CiliumFilteredLabel reports whether the Cilium agent's default
+// ciliumFilteredLabel reports whether the Cilium agent's default
 // identity-label filter may leave a pod label out of the pod's identity,
 // so that no selector sees it (pkg/labelsfilter, defaults).
-func CiliumFilteredLabel(key string) bool {
+func ciliumFilteredLabel(key string) bool {
 	if strings.HasPrefix(key, "app.kubernetes.io") {
 		return false
 	}
