@@ -235,7 +235,7 @@ func refIdentityFiltered(key string) bool {
 	if strings.HasPrefix(key, "app.kubernetes.io") {
 		return false
 	}
-	if strings.Contains(key, "kubernetes.io") || strings.Contains(key, "k8s.io") {
+	if refHas(key, "kubernetes.io") || refHas(key, "k8s.io") {
 		return true
 	}
 	for _, prefix := range []string{"pod-template-generation", "pod-template-hash", "controller-revision-hash", "controller-uid", "annotation", "etcd_node"} {
@@ -337,4 +337,14 @@ func refCiliumPorts(r *model.CiliumEgressRule, t *reach.Target) refTri {
 		}
 	}
 	return out
+}
+
+// refHas reports whether sub occurs in s, by trying every position.
+func refHas(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
 }
