@@ -78,7 +78,8 @@ func Write(w io.Writer, res *scan.Result, wr *reach.WorkloadResult, keepOpen boo
 			fmt.Fprintf(w, "  %d. %s: %s. %s\n", i+1, st.Layer, st.Decision, sentence(st.Reason))
 			for _, ref := range st.Rules {
 				fmt.Fprintf(w, "     - %s", ref.Policy)
-				if ref.Rule >= 0 {
+				if ref.Rule >= 0 && !strings.HasPrefix(ref.Policy.Kind, "Cilium") {
+					// A Cilium rule's Why starts with its path in the object.
 					fmt.Fprintf(w, " egress rule %d", ref.Rule)
 				}
 				fmt.Fprintf(w, " at %s", ref.Source)
