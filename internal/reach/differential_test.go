@@ -152,6 +152,9 @@ func diffEngine(inv *model.Inventory, targets []reach.Target, tally *[3]int64) [
 				if gr := layerRules(g.Trace, reach.LayerAdmin); !slices.Equal(gr, r.Admin) {
 					diffs = append(diffs, fmt.Sprintf("%s: AdminNetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Admin, formatTrace(g.Trace)))
 				}
+				if gr := ciliumDenyRules(g.Trace); !slices.Equal(gr, r.CiliumDeny) {
+					diffs = append(diffs, fmt.Sprintf("%s: Cilium step denies by %v, reference %v\n  engine trace:\n%s", where(), gr, r.CiliumDeny, formatTrace(g.Trace)))
+				}
 				if gr := layerRules(g.Trace, reach.LayerBaseline); !slices.Equal(gr, r.Baseline) {
 					diffs = append(diffs, fmt.Sprintf("%s: BaselineAdminNetworkPolicy step names %v, reference %v\n  engine trace:\n%s", where(), gr, r.Baseline, formatTrace(g.Trace)))
 				}
@@ -192,6 +195,20 @@ func networkPolicyRules(trace []reach.Step) []refRule {
 		}
 	}
 	return out
+}
+
+// ciliumDenyRules returns the rules of a Cilium step that denies because
+// egressDeny rules match for certain, sorted.
+func ciliumDenyRules(trace []reach.Step) []refRule {
+	var out []refRule
+	for _, s := range trace {
+		if s.Layer == reach.LayerCilium && s.Decision == reach.Deny && strings.Contains(s.Reason, "takes precedence") {
+			for _, r := range s.Rules {
+				out = append(out, refRule{Policy: r.Policy, Rule: r.Rule})
+			}
+		}
+	}
+	return refSorted(out)
 }
 
 // layerRules returns the rules the steps of one layer name, sorted.

@@ -32,6 +32,8 @@ type refLayers struct {
 	np        []refRule
 	baseline  []refRule
 	reachedNP bool
+	// ciliumDeny are the Cilium deny rules that certainly deny.
+	ciliumDeny []refRule
 }
 
 // refAdminPod evaluates a pod (not on the host network) with the admin

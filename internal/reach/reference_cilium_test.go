@@ -49,6 +49,13 @@ func (l *refLayers) ciliumBelow(inv *model.Inventory, ns string, pod *model.PodT
 	if len(sels) == 0 {
 		return false
 	}
+	for _, s := range sels {
+		for j := range s.rule.Egress {
+			if r := &s.rule.Egress[j]; !s.maybe && r.Deny && refCiliumMatches(r, t) == refYes {
+				l.ciliumDeny = append(l.ciliumDeny, refRule{refCiliumPolicyOf(inv, s.rule).Ref, r.Index})
+			}
+		}
+	}
 	// forks[i] is the choice a world makes for the i-th open question.
 	type question struct {
 		sel  int // the selection of sels[sel], or -1
@@ -347,4 +354,16 @@ func refHas(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// refCiliumPolicyOf finds the policy a rule belongs to.
+func refCiliumPolicyOf(inv *model.Inventory, r *model.CiliumRule) *model.CiliumPolicy {
+	for _, p := range inv.CiliumPolicies {
+		for i := range p.Rules {
+			if &p.Rules[i] == r {
+				return p
+			}
+		}
+	}
+	panic("reference: a Cilium rule outside every policy")
 }

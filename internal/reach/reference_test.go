@@ -43,6 +43,9 @@ type refOutcome struct {
 	// Admin and Baseline are the rules the admin layers name, sorted: every
 	// rule that may be the first to match in a policy that is reached.
 	Admin, Baseline []refRule
+	// CiliumDeny are the egressDeny rules that deny in every way the input
+	// allows (reference_cilium_test.go), sorted.
+	CiliumDeny []refRule
 }
 
 type refWorkload struct {
@@ -120,7 +123,7 @@ func refPod(inv *model.Inventory, ns string, pod *model.PodTemplate, selecting [
 		return o
 	}
 	v, layers := refAdminPod(inv, ns, pod, selecting, t)
-	o := refOutcome{Verdict: v, Rules: layers.np, Admin: refSorted(layers.admin), Baseline: refSorted(layers.baseline)}
+	o := refOutcome{Verdict: v, Rules: layers.np, Admin: refSorted(layers.admin), Baseline: refSorted(layers.baseline), CiliumDeny: refSorted(layers.ciliumDeny)}
 	for _, s := range inv.Unsupported {
 		switch {
 		case !s.ClusterScoped && s.Ref.Namespace == ns:
