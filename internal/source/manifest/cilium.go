@@ -330,7 +330,28 @@ func (o *object) ciliumCIDRRule(r *model.CiliumEgressRule, n *yaml.Node, path st
 		w.failf(m.value("cidr"), join(path, "cidr"), "%s", problem)
 		return
 	}
-	o.excepts(&b, m, join(path, "except"))
+	// The agent accepts an except of the same family inside the cidr, the
+	// cidr itself included (ipBlock wants a strict subset).
+	for i, en := range w.seq(m.value("except"), join(path, "except")) {
+		ip := index(join(path, "except"), i)
+		raw, ok := w.itemStr(en, ip)
+		if !ok {
+			continue
+		}
+		ex, err := netip.ParsePrefix(raw)
+		switch {
+		case err != nil:
+			w.failf(en, ip, "invalid cidr %q", raw)
+		case ex.Addr().Is4() != b.CIDR.Addr().Is4() || ex.Bits() < b.CIDR.Bits() || !b.CIDR.Contains(ex.Addr()):
+			w.failf(en, ip, "%q is not inside cidr %q", raw, b.RawCIDR)
+		default:
+			b.Except = append(b.Except, ex.Masked())
+			b.RawExcept = append(b.RawExcept, raw)
+			if ex.Addr().Is4In6() {
+				b.Ambiguous = model.MappedReason
+			}
+		}
+	}
 	r.CIDRs = append(r.CIDRs, b)
 }
 
