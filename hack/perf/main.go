@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/imdsguard/imdsguard/internal/report"
+	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/scan"
 	"github.com/imdsguard/imdsguard/internal/synth"
 )
@@ -64,6 +65,20 @@ func runChild(mode, dir, format string) error {
 		_, err := synth.DecodeOnly(dir)
 		return err
 	case "scan":
+		// What `imdsguard scan DIR` does: a streamed scan, one group of
+		// namespaces at a time.
+		plan, err := scan.Prepare(context.Background(), scan.Options{Paths: []string{dir}})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = plan.Close() }()
+		if len(plan.InputErrors) > 0 {
+			return plan.InputErrors[0]
+		}
+		return plan.Render(context.Background(), io.Discard, report.Format(format), report.Options{}, func([]rules.Finding) {})
+	case "scan-whole":
+		// The scan held in memory at once, as live scans, HTML and Markdown
+		// reports, generate and the controller use it.
 		res, err := scan.Run(context.Background(), scan.Options{Paths: []string{dir}})
 		if err != nil {
 			return err

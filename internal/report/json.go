@@ -29,8 +29,8 @@ func renderJSON(w io.Writer, d *Document) error {
 		return err
 	}
 	return writeStreamed(w, b, []streamedArray{
-		{"  ", "workloads", len(d.Workloads), func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
-		{"  ", "findings", len(d.Findings), func(i int) any { return d.Findings[i] }},
+		{indent: "  ", key: "workloads", n: len(d.Workloads), item: func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
+		{indent: "  ", key: "findings", n: len(d.Findings), item: func(i int) any { return d.Findings[i] }},
 	})
 }
 
@@ -63,11 +63,14 @@ func renderJSONClusters(w io.Writer, docs []ClusterDocument) error {
 
 // streamedArray is a list written element by element into an indented JSON
 // document whose encoding holds it as `"key": []` at the given indentation.
+// Its elements are item(0) .. item(n-1), or, when each is set, the encoded
+// elements each passes to emit (see encodeItem).
 type streamedArray struct {
 	indent string
 	key    string
 	n      int
 	item   func(int) any
+	each   func(emit func([]byte) error) error
 }
 
 // writeStreamed writes the head document with each empty array replaced by
@@ -93,24 +96,48 @@ func writeStreamed(w io.Writer, head []byte, arrays []streamedArray) error {
 
 func (a streamedArray) write(w *bufio.Writer) error {
 	w.WriteString("\n" + a.indent + "\"" + a.key + "\": [")
-	if a.n == 0 {
+	inner := a.indent + "  "
+	count := 0
+	emit := func(b []byte) error {
+		if count > 0 {
+			w.WriteString(",")
+		}
+		count++
+		w.WriteString("\n" + inner)
+		_, err := w.Write(b)
+		return err
+	}
+	each := a.each
+	if each == nil {
+		each = func(emit func([]byte) error) error {
+			for i := 0; i < a.n; i++ {
+				b, err := encodeItem(a.item(i), inner)
+				if err != nil {
+					return err
+				}
+				if err := emit(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := each(emit); err != nil {
+		return err
+	}
+	if count == 0 {
 		w.WriteString("]")
 		return nil
 	}
-	inner := a.indent + "  "
-	for i := 0; i < a.n; i++ {
-		b, err := marshalIndent(a.item(i), inner)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			w.WriteString(",")
-		}
-		w.WriteString("\n" + inner)
-		w.Write(bytes.TrimSuffix(b, []byte("\n")))
-	}
 	w.WriteString("\n" + a.indent + "]")
 	return nil
+}
+
+// encodeItem encodes one element of a streamed array whose elements are
+// indented by inner.
+func encodeItem(v any, inner string) ([]byte, error) {
+	b, err := marshalIndent(v, inner)
+	return bytes.TrimSuffix(b, []byte("\n")), err
 }
 
 func marshalIndent(v any, prefix string) ([]byte, error) {
