@@ -103,8 +103,8 @@ func run(sizeList string, rounds int, work, format string) error {
 		return err
 	}
 	fmt.Printf("machine: %d CPUs, GOMAXPROCS %d, %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
-	fmt.Println("| namespaces | workloads | policies | input MB | decode s | scan s | scan/decode | CPU scan/decode | peak RSS MB | RSS/input | scan µs/workload | scan CPU µs/workload |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| namespaces | workloads | policies | input MB | decode s | scan s | scan/decode | CPU scan/decode | peak RSS MB | RSS/input | scan µs/workload | scan CPU µs/workload | whole-scan RSS/input |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, f := range strings.Split(sizeList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -115,7 +115,7 @@ func run(sizeList string, rounds int, work, format string) error {
 		if err != nil {
 			return err
 		}
-		var dec, sc []sample
+		var dec, sc, whole []sample
 		for range rounds {
 			d, err := measure(self, "decode", dir, format)
 			if err != nil {
@@ -125,15 +125,20 @@ func run(sizeList string, rounds int, work, format string) error {
 			if err != nil {
 				return err
 			}
-			dec, sc = append(dec, d), append(sc, s)
+			wh, err := measure(self, "scan-whole", dir, format)
+			if err != nil {
+				return err
+			}
+			dec, sc, whole = append(dec, d), append(sc, s), append(whole, wh)
 		}
-		md, ms := median(dec), median(sc)
+		md, ms, mw := median(dec), median(sc), median(whole)
 		in := float64(st.Bytes)
-		fmt.Printf("| %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | %.2f | %.1f | %.1f |\n",
+		fmt.Printf("| %d | %d | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %.1f | %.2f | %.1f | %.1f | %.2f |\n",
 			n, st.Workloads, st.Policies, in/1e6, md.wall.Seconds(), ms.wall.Seconds(),
 			ms.wall.Seconds()/md.wall.Seconds(), ms.cpu.Seconds()/md.cpu.Seconds(),
 			float64(ms.maxRSS)/1e6, float64(ms.maxRSS)/in,
-			float64(ms.wall.Microseconds())/float64(st.Workloads), float64(ms.cpu.Microseconds())/float64(st.Workloads))
+			float64(ms.wall.Microseconds())/float64(st.Workloads), float64(ms.cpu.Microseconds())/float64(st.Workloads),
+			float64(mw.maxRSS)/in)
 	}
 	return nil
 }

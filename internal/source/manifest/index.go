@@ -151,17 +151,21 @@ func (ix *Index) Group(ctx context.Context, g Group) (*model.Inventory, error) {
 }
 
 // dropNamespaced removes the namespaced objects of a file, once read and
-// checked, and returns their namespaces and the workload entries owner
-// folding needs, without their pod templates.
+// checked, and returns their namespaces and, without their pod templates,
+// the entries of the owned workloads, among which owner folding looks for
+// cycles.
 func (c *collected) dropNamespaced() ([]string, []*workloadEntry) {
 	seen := map[string]bool{}
 	for _, ns := range c.namespaces {
 		seen[ns] = true
 	}
-	light := make([]*workloadEntry, len(c.workloads))
-	for i, e := range c.workloads {
+	var light []*workloadEntry
+	for _, e := range c.workloads {
 		seen[e.w.Ref.Namespace] = true
-		light[i] = &workloadEntry{w: &model.Workload{Ref: e.w.Ref, Source: e.w.Source}, uid: e.uid, owner: e.owner}
+		// Only owned objects can be part of an ownerReference cycle.
+		if e.owner != nil {
+			light = append(light, &workloadEntry{w: &model.Workload{Ref: e.w.Ref, Source: e.w.Source}, uid: e.uid, owner: e.owner})
+		}
 	}
 	for _, p := range c.policies {
 		seen[p.Ref.Namespace] = true
