@@ -33,8 +33,32 @@ func TestIndexAndGroupsMatchLoad(t *testing.T) {
 		}
 	}
 	files = append(files, dir)
-	whole := Load(context.Background(), files, Options{})
-	ix, err := LoadIndex(context.Background(), files, Options{})
+	whole, merged, groups := twoPasses(t, files, func() Options { return Options{} })
+	joined := false
+	for _, g := range groups {
+		if slices.Equal(g.Namespaces, []string{"join-a", "join-b", "join-c"}) {
+			joined = true
+		}
+	}
+	if !joined {
+		t.Errorf("groups %v: want join-a, join-b and join-c together", groups)
+	}
+	if diff := cmp.Diff(render(whole), render(merged)); diff != "" {
+		t.Errorf("two passes differ from one (-one +two):\n%s", diff)
+	}
+	if len(whole.Errors) == 0 || len(whole.Inventory.Workloads) == 0 {
+		t.Fatal("the testdata tests nothing")
+	}
+}
+
+// twoPasses loads paths in one pass and in two (the index, then every
+// group), and returns both, each namespace's objects in input order, and the
+// groups. It fails the test if a group repeats a namespace or the groups
+// miss one. opts is called once per pass (stdin is read in each).
+func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged *Result, groups []Group) {
+	t.Helper()
+	whole = Load(context.Background(), paths, opts())
+	ix, err := LoadIndex(context.Background(), paths, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +66,13 @@ func TestIndexAndGroupsMatchLoad(t *testing.T) {
 	if n := len(ix.Inventory.Workloads) + len(ix.Inventory.NetworkPolicies) + len(ix.Inventory.ServiceAccounts); n != 0 {
 		t.Fatalf("the index kept %d namespaced objects", n)
 	}
-	merged := *ix.Result
+	merged = &Result{}
+	*merged = *ix.Result
 	inv := *ix.Inventory
 	merged.Inventory = &inv
 	inv.Unsupported = slices.Clone(inv.Unsupported)
 	seen := map[string]bool{}
-	joined := false
 	for _, g := range ix.Groups {
-		if slices.Equal(g.Namespaces, []string{"join-a", "join-b", "join-c"}) {
-			joined = true
-		}
 		part, err := ix.Group(context.Background(), g)
 		if err != nil {
 			t.Fatal(err)
@@ -67,20 +88,12 @@ func TestIndexAndGroupsMatchLoad(t *testing.T) {
 		inv.ServiceAccounts = append(inv.ServiceAccounts, part.ServiceAccounts...)
 		inv.Unsupported = append(inv.Unsupported, part.Unsupported...)
 	}
-	if !joined {
-		t.Errorf("groups %v: want join-a, join-b and join-c together", ix.Groups)
-	}
 	if len(seen) != len(whole.Inventory.Namespaces) {
 		t.Errorf("groups cover %d namespaces, want %d", len(seen), len(whole.Inventory.Namespaces))
 	}
 	byNamespace(whole.Inventory)
 	byNamespace(merged.Inventory)
-	if diff := cmp.Diff(render(whole), render(&merged)); diff != "" {
-		t.Errorf("two passes differ from one (-one +two):\n%s", diff)
-	}
-	if len(whole.Errors) == 0 || len(whole.Inventory.Workloads) == 0 {
-		t.Fatal("the testdata tests nothing")
-	}
+	return whole, merged, ix.Groups
 }
 
 // byNamespace orders the namespaced objects by namespace, keeping input
