@@ -5,9 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/report"
 	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/synth"
@@ -211,4 +213,22 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return ""
+}
+
+// TestPartsClassifyEveryInventoryField fails when model.Inventory gains a
+// field that Plan.Parts does not place: namespaced objects come from the
+// group (manifest.Index.Group), cluster-scoped ones from the first pass.
+func TestPartsClassifyEveryInventoryField(t *testing.T) {
+	placed := map[string]string{
+		"Namespaces": "group's, from the index", "Workloads": "group", "NetworkPolicies": "group",
+		"ServiceAccounts": "group", "Unsupported": "cluster-scoped from the index, namespaced from the group",
+		"Nodes": "index", "AdminPolicies": "index", "NodeConfigs": "index", "NodeConfigGaps": "index",
+		"UnknownKinds": "index only (counted once)", "Incomplete": "index, shared",
+	}
+	typ := reflect.TypeFor[model.Inventory]()
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Name; placed[name] == "" {
+			t.Errorf("model.Inventory.%s: place it in scan.Plan.Parts (and manifest.Index.Group if namespaced), then list it here", name)
+		}
+	}
 }
