@@ -49,6 +49,8 @@ type collected struct {
 	nodeConfigs []*model.NodeConfig
 	// nodeConfigGaps say which node settings documents had errors.
 	nodeConfigGaps []string
+	// read sums what was read of the file.
+	read fileSum
 }
 
 // fail records an input error and the scope it leaves incomplete.

@@ -28,6 +28,7 @@ type Index struct {
 	// those files. Sorted by first namespace.
 	Groups []Group
 	inputs []input
+	sums   []fileSum // what the first pass read of each input
 	opts   Options
 	spool  string // the copy of stdin, read again by Group
 }
@@ -46,7 +47,7 @@ func LoadIndex(ctx context.Context, paths []string, opts Options) (*Index, error
 		opts.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
 	inputs, skipped := expand(paths)
-	ix := &Index{opts: opts, inputs: inputs}
+	ix := &Index{opts: opts, inputs: inputs, sums: make([]fileSum, len(inputs))}
 	if i := slices.IndexFunc(inputs, func(in input) bool { return in.path == "-" }); i >= 0 {
 		if err := ix.spoolStdin(&inputs[i]); err != nil {
 			return nil, err
@@ -58,7 +59,7 @@ func LoadIndex(ctx context.Context, paths []string, opts Options) (*Index, error
 	parallel(len(inputs), func(i int) {
 		c := read(ctx, inputs[i], opts)
 		held[i], entries[i] = c.dropNamespaced()
-		files[i] = c
+		files[i], ix.sums[i] = c, c.read
 	})
 	res := &Result{Inventory: model.NewInventory(), Skipped: skipped}
 	for i, c := range files {
@@ -118,7 +119,8 @@ func (ix *Index) spoolStdin(in *input) error {
 // Group reads the files of g again and returns an inventory of the
 // namespaced objects of g's namespaces, with the namespaces themselves (as
 // the index has them) and nothing cluster-scoped. Input errors are the
-// index's; they are not reported twice.
+// index's; they are not reported twice. A file that no longer holds what
+// the first pass read is an error: its objects could not be evaluated.
 func (ix *Index) Group(ctx context.Context, g Group) (*model.Inventory, error) {
 	files := make([]*collected, len(g.files))
 	parallel(len(g.files), func(i int) {
@@ -126,6 +128,12 @@ func (ix *Index) Group(ctx context.Context, g Group) (*model.Inventory, error) {
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	for i, c := range files {
+		if in := g.files[i]; c.read != ix.sums[in] {
+			return nil, fmt.Errorf("%s changed while it was being scanned (read twice, %d bytes then %d): scan it again",
+				ix.inputs[in].name, ix.sums[in].size, c.read.size)
+		}
 	}
 	inv := &model.Inventory{Namespaces: make(map[string]*model.Namespace, len(g.Namespaces)),
 		UnknownKinds: map[string]int{}, Incomplete: map[string][]string{}}

@@ -96,6 +96,29 @@ func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged
 	return whole, merged, ix.Groups
 }
 
+// TestGroupRefusesAChangedFile: a file edited between the two passes is an
+// error, never objects silently lost or added.
+func TestGroupRefusesAChangedFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: a}\n")
+	ix, err := LoadIndex(context.Background(), []string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Group(context.Background(), ix.Groups[0]); err != nil {
+		t.Fatalf("unchanged file: %v", err)
+	}
+	write("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: a}\n")
+	if _, err := ix.Group(context.Background(), ix.Groups[0]); err == nil || !strings.Contains(err.Error(), "changed while it was being scanned") {
+		t.Fatalf("changed file: err = %v", err)
+	}
+}
+
 // byNamespace orders the namespaced objects by namespace, keeping input
 // order within one, and the cluster-scoped stubs first.
 func byNamespace(inv *model.Inventory) {
@@ -124,7 +147,7 @@ func TestIndexClassifiesEveryKind(t *testing.T) {
 	known := map[string]string{
 		"errs": "kept", "marks": "kept", "namespaces": "kept", "declared": "kept", "nodes": "kept",
 		"admin": "kept", "unknown": "kept", "nodeConfigs": "kept", "nodeConfigGaps": "kept",
-		"workloads": "group", "policies": "group", "accounts": "group", "stubs": "both (by ClusterScoped)",
+		"workloads": "group", "policies": "group", "accounts": "group", "stubs": "both (by ClusterScoped)", "read": "compared by Index.Group",
 	}
 	typ := reflect.TypeFor[collected]()
 	for i := range typ.NumField() {

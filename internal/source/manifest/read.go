@@ -3,6 +3,8 @@ package manifest
 import (
 	"context"
 	"errors"
+	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -28,7 +30,9 @@ func read(ctx context.Context, in input, opts Options) *collected {
 	defer r.Close()
 	var bufs buffers
 	defer bufs.release()
-	br, enc := decodeBOM(r, &bufs)
+	sum := &checksum{r: r, h: crc32.NewIEEE()}
+	defer func() { c.read = fileSum{crc: sum.h.Sum32(), size: sum.n} }()
+	br, enc := decodeBOM(sum, &bufs)
 	mem := memoryPool.Get().(*reusable)
 	defer memoryPool.Put(mem)
 	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: newInterner(), yamlOnly: opts.yamlOnly,
@@ -50,6 +54,27 @@ func read(ctx context.Context, in input, opts Options) *collected {
 		c.fail(&InputError{Source: model.Source{File: in.name, Line: le.line}, Msg: "read failed: " + le.err.Error()}, "", true)
 	}
 	return c
+}
+
+// fileSum identifies the bytes read from a file, so that a second pass can
+// tell whether the file changed in between.
+type fileSum struct {
+	crc  uint32
+	size int64
+}
+
+// checksum sums the bytes read through it.
+type checksum struct {
+	r io.Reader
+	h hash.Hash32
+	n int64
+}
+
+func (c *checksum) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 // reusable is the memory that reading a file uses and drops document by
