@@ -29,7 +29,7 @@ func renderJSON(w io.Writer, d *Document) error {
 		return err
 	}
 	return writeStreamed(w, b, []streamedArray{
-		{indent: "  ", key: "workloads", n: len(d.Workloads), item: func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
+		{indent: "  ", key: "workloads", each: newWorkloadEncoder("    ").all(d.Workloads)},
 		{indent: "  ", key: "findings", n: len(d.Findings), item: func(i int) any { return d.Findings[i] }},
 	})
 }
@@ -183,6 +183,75 @@ func normalized(d *Document) *Document {
 		n.Rules[i] = r
 	}
 	return &n
+}
+
+// workloadEncoder encodes workloads as elements of the workloads array,
+// each shared verdicts slice once. Workloads whose pods meet the same
+// policies share one (scan's Document does that, within a namespace), and
+// verdicts with their traces are most of the report. The cache holds one
+// namespace's.
+type workloadEncoder struct {
+	inner    string
+	ns       string
+	verdicts map[verdictsKey][]byte
+}
+
+type verdictsKey struct {
+	first *Verdict
+	n     int
+}
+
+func newWorkloadEncoder(inner string) *workloadEncoder {
+	return &workloadEncoder{inner: inner, verdicts: map[verdictsKey][]byte{}}
+}
+
+// emptyVerdicts is how a workload encoded without verdicts ends.
+var emptyVerdicts = []byte(`"verdicts": []`)
+
+// encode gives the bytes encodeItem gives for normalizedWorkload(w).
+func (e *workloadEncoder) encode(w *Workload) ([]byte, error) {
+	if w.Object.Namespace != e.ns {
+		e.ns = w.Object.Namespace
+		clear(e.verdicts)
+	}
+	vs := w.Verdicts
+	head := *w
+	head.Verdicts = nil
+	b, err := encodeItem(normalizedWorkload(head), e.inner)
+	if err != nil || len(vs) == 0 {
+		return b, err
+	}
+	key := verdictsKey{&vs[0], len(vs)}
+	enc, ok := e.verdicts[key]
+	if !ok {
+		if enc, err = encodeItem(normalizedWorkload(Workload{Verdicts: vs}).Verdicts, e.inner+"  "); err != nil {
+			return nil, err
+		}
+		e.verdicts[key] = enc
+	}
+	i := bytes.LastIndex(b, emptyVerdicts)
+	if i < 0 {
+		return nil, fmt.Errorf("json: no verdicts in an encoded workload")
+	}
+	out := make([]byte, 0, len(b)+len(enc))
+	out = append(append(append(out, b[:i+len(emptyVerdicts)-2]...), enc...), b[i+len(emptyVerdicts):]...)
+	return out, nil
+}
+
+// all returns the elements of a workloads array, for streamedArray.each.
+func (e *workloadEncoder) all(ws []Workload) func(func([]byte) error) error {
+	return func(emit func([]byte) error) error {
+		for i := range ws {
+			b, err := e.encode(&ws[i])
+			if err != nil {
+				return err
+			}
+			if err := emit(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func normalizedWorkload(wl Workload) Workload {

@@ -83,7 +83,8 @@ func (s *Stream) Add(part *Document) error {
 		var err error
 		switch s.format {
 		case FormatJSON:
-			if p.workloads, err = s.items(len(g.workloads), func(i int) any { return normalizedWorkload(*g.workloads[i]) }, "    "); err == nil {
+			enc := newWorkloadEncoder("    ")
+			if p.workloads, err = s.encoded(len(g.workloads), func(i int) ([]byte, error) { return enc.encode(g.workloads[i]) }); err == nil {
 				p.findings, err = s.items(len(g.findings), func(i int) any { return *g.findings[i] }, "    ")
 			}
 		case FormatSARIF:
@@ -212,17 +213,21 @@ const itemEnd = 0
 // items encodes n items into the spill file, as elements of a streamed
 // array indented by inner.
 func (s *Stream) items(n int, item func(int) any, inner string) (span, error) {
+	return s.encoded(n, func(i int) ([]byte, error) { return encodeItem(item(i), inner) })
+}
+
+// encoded writes n encoded items to the spill file, each ended by itemEnd.
+func (s *Stream) encoded(n int, enc func(int) ([]byte, error)) (span, error) {
 	sp := span{off: s.off, items: n}
 	for i := range n {
-		b, err := encodeItem(item(i), inner)
+		b, err := enc(i)
 		if err != nil {
 			return sp, err
 		}
-		b = append(b, itemEnd)
-		if _, err := s.buf.Write(b); err != nil {
+		if _, err := s.buf.Write(append(b, itemEnd)); err != nil {
 			return sp, err
 		}
-		s.off += int64(len(b))
+		s.off += int64(len(b) + 1)
 	}
 	sp.n = s.off - sp.off
 	return sp, nil
