@@ -85,11 +85,7 @@ func (p *Plan) Parts(ctx context.Context, fn func(part *Result) error) error {
 			clusterStubs = append(clusterStubs, s)
 		}
 	}
-	for _, g := range p.index.Groups {
-		inv, err := p.index.Group(ctx, g)
-		if err != nil {
-			return err
-		}
+	return p.index.Each(ctx, func(_ manifest.Group, inv *model.Inventory) error {
 		inv.Nodes = base.Nodes
 		inv.AdminPolicies = base.AdminPolicies
 		inv.NodeConfigs = base.NodeConfigs
@@ -98,13 +94,9 @@ func (p *Plan) Parts(ctx context.Context, fn func(part *Result) error) error {
 		a := reach.Evaluate(inv, p.ev.targets, p.ev.opts...)
 		findings := p.Registry.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: p.ev.keepOpen, Scope: rules.NamespacedRules})
 		warnings := p.Registry.Apply(findings, inv, p.st.cfg)
-		part := &Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: p.Clouds, Warnings: warnings,
-			Registry: p.Registry, Version: p.Version, KeepOpen: p.KeepOpen}
-		if err := fn(part); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(&Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: p.Clouds, Warnings: warnings,
+			Registry: p.Registry, Version: p.Version, KeepOpen: p.KeepOpen})
+	})
 }
 
 // Close removes what the first pass left on disk (a copy of stdin).

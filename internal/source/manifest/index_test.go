@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,27 +22,32 @@ import (
 func TestIndexAndGroupsMatchLoad(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*")
 	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, ".golden") })
-	// One namespace spread over two files, with another in one of them,
-	// joins three namespaces into one group.
+	// A List with objects of three namespaces joins them into one group; a
+	// namespace spread over two files does not join the others of those
+	// files.
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"x.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: join-a}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: join-b}\n",
-		"y.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: join-b}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: join-c}\n",
+		"x.yaml": "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: s, namespace: join-a}}\n" +
+			"- {apiVersion: v1, kind: ServiceAccount, metadata: {name: s, namespace: join-c}}\n---\n" +
+			"apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: alone-1}\n",
+		"y.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: join-b}\n---\n" +
+			"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: t, namespace: join-c}}\n" +
+			"- {apiVersion: v1, kind: ServiceAccount, metadata: {name: t, namespace: join-b}}\n---\n" +
+			"apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: alone-1}\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	files = append(files, dir)
-	whole, merged, groups := twoPasses(t, files, func() Options { return Options{} })
-	joined := false
+	whole, merged, groups := twoPasses(t, files, func() Options { return Options{} }, 0)
+	var joined, alone bool
 	for _, g := range groups {
-		if slices.Equal(g.Namespaces, []string{"join-a", "join-b", "join-c"}) {
-			joined = true
-		}
+		joined = joined || slices.Equal(g.Namespaces, []string{"join-a", "join-b", "join-c"})
+		alone = alone || slices.Equal(g.Namespaces, []string{"alone-1"})
 	}
-	if !joined {
-		t.Errorf("groups %v: want join-a, join-b and join-c together", groups)
+	if !joined || !alone {
+		t.Errorf("groups %v: want join-a, join-b and join-c together, and alone-1 alone", groups)
 	}
 	if diff := cmp.Diff(render(whole), render(merged)); diff != "" {
 		t.Errorf("two passes differ from one (-one +two):\n%s", diff)
@@ -54,8 +60,9 @@ func TestIndexAndGroupsMatchLoad(t *testing.T) {
 // twoPasses loads paths in one pass and in two (the index, then every
 // group), and returns both, each namespace's objects in input order, and the
 // groups. It fails the test if a group repeats a namespace or the groups
-// miss one. opts is called once per pass (stdin is read in each).
-func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged *Result, groups []Group) {
+// miss one. opts is called once per pass (stdin is read in each); batch,
+// if not zero, sets Index.BatchBytes.
+func twoPasses(t *testing.T, paths []string, opts func() Options, batch int64) (whole, merged *Result, groups []Group) {
 	t.Helper()
 	whole = Load(context.Background(), paths, opts())
 	ix, err := LoadIndex(context.Background(), paths, opts())
@@ -63,6 +70,9 @@ func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged
 		t.Fatal(err)
 	}
 	defer ix.Close()
+	if batch > 0 {
+		ix.BatchBytes = batch
+	}
 	if n := len(ix.Inventory.Workloads) + len(ix.Inventory.NetworkPolicies) + len(ix.Inventory.ServiceAccounts); n != 0 {
 		t.Fatalf("the index kept %d namespaced objects", n)
 	}
@@ -72,11 +82,7 @@ func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged
 	merged.Inventory = &inv
 	inv.Unsupported = slices.Clone(inv.Unsupported)
 	seen := map[string]bool{}
-	for _, g := range ix.Groups {
-		part, err := ix.Group(context.Background(), g)
-		if err != nil {
-			t.Fatal(err)
-		}
+	err = ix.Each(context.Background(), func(g Group, part *model.Inventory) error {
 		for _, ns := range g.Namespaces {
 			if seen[ns] {
 				t.Errorf("namespace %s in two groups", ns)
@@ -87,6 +93,10 @@ func twoPasses(t *testing.T, paths []string, opts func() Options) (whole, merged
 		inv.NetworkPolicies = append(inv.NetworkPolicies, part.NetworkPolicies...)
 		inv.ServiceAccounts = append(inv.ServiceAccounts, part.ServiceAccounts...)
 		inv.Unsupported = append(inv.Unsupported, part.Unsupported...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(seen) != len(whole.Inventory.Namespaces) {
 		t.Errorf("groups cover %d namespaces, want %d", len(seen), len(whole.Inventory.Namespaces))
@@ -110,12 +120,52 @@ func TestGroupRefusesAChangedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ix.Group(context.Background(), ix.Groups[0]); err != nil {
+	each := func() error {
+		return ix.Each(context.Background(), func(Group, *model.Inventory) error { return nil })
+	}
+	if err := each(); err != nil {
 		t.Fatalf("unchanged file: %v", err)
 	}
 	write("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: t, namespace: a}\n")
-	if _, err := ix.Group(context.Background(), ix.Groups[0]); err == nil || !strings.Contains(err.Error(), "changed while it was being scanned") {
+	if err := each(); err == nil || !strings.Contains(err.Error(), "changed while it was being scanned") {
 		t.Fatalf("changed file: err = %v", err)
+	}
+}
+
+// TestOneFileInBatches: one file holding many namespaces is read again in
+// batches, each decoding only its own documents, and gives what one pass
+// gives.
+func TestOneFileInBatches(t *testing.T) {
+	var b strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: ns-%02d}\n---\n", i)
+		fmt.Fprintf(&b, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns-%02d}\n"+
+			"spec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n---\n", i)
+	}
+	p := filepath.Join(t.TempDir(), "all.yaml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reads, decoded := 0, 0
+	defer func(orig func(context.Context, input, Options, *docHooks) *collected) { readInput = orig }(readInput)
+	readInput = func(ctx context.Context, in input, o Options, h *docHooks) *collected {
+		reads++
+		want := h.want
+		h.want = func(k int) bool {
+			ok := want(k)
+			if ok {
+				decoded++
+			}
+			return ok
+		}
+		return read(ctx, in, o, h)
+	}
+	whole, merged, groups := twoPasses(t, []string{p}, func() Options { return Options{} }, int64(b.Len()/4))
+	if diff := cmp.Diff(render(whole), render(merged)); diff != "" {
+		t.Errorf("two passes differ from one (-one +two):\n%s", diff)
+	}
+	if len(groups) != 40 || reads < 4 || reads > 6 || decoded != 80 {
+		t.Errorf("%d groups, %d reads, %d documents decoded: want 40 groups, about 4 reads, 80 documents", len(groups), reads, decoded)
 	}
 }
 

@@ -67,7 +67,7 @@ func Load(ctx context.Context, paths []string, opts Options) *Result {
 // readAll reads the inputs with GOMAXPROCS workers.
 func readAll(ctx context.Context, inputs []input, opts Options) []*collected {
 	out := make([]*collected, len(inputs))
-	parallel(len(inputs), func(i int) { out[i] = read(ctx, inputs[i], opts) })
+	parallel(len(inputs), func(i int) { out[i] = read(ctx, inputs[i], opts, nil) })
 	return out
 }
 
