@@ -2,7 +2,9 @@
 # The proxy's performance run (docs/performance.md, "Metadata proxy"): in one
 # run, wrk drives the same safe path on loopback three ways:
 #   direct  straight to a fake metadata service (hack/fakeimds);
-#   proxy   through `imdsguard proxy` (no redirection: loopback only);
+#   proxy   through the proxy (cmd/imdsguard-proxy, what the DaemonSet runs;
+#           `imdsguard proxy` is the same code in the full binary), with no
+#           redirection: loopback only;
 #   nginx   through nginx (Debian's nginx-light) as a plain reverse proxy.
 # Bounded: DURATION seconds per target (default 10) after a 2 s warm-up, at
 # CONNS connections (default 64) and 2 wrk threads. Every process it starts
@@ -26,7 +28,7 @@ fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 
 mkdir -p bin
-go build -o bin/imdsguard ./cmd/imdsguard
+go build -o bin/imdsguard-proxy ./cmd/imdsguard-proxy
 go build -o bin/fakeimds ./hack/fakeimds
 work="$(mktemp -d)"
 pids=()
@@ -38,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
-bin/imdsguard proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
+bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
   --metrics-bind-address 0 --log-level error 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
@@ -65,6 +67,8 @@ for addr in "$UP" "$PROXY" "$NGINX"; do
   done
   curl -fsS -o /dev/null -H 'Host: 169.254.169.254' "http://$addr$PATH_"
 done
+
+idle_rss="$(awk '/VmRSS/ {print $2, $3}' "/proc/$proxy_pid/status")"
 
 # ticks PID...: CPU time (user + system) the processes have used, in clock
 # ticks.
@@ -99,4 +103,4 @@ run direct "$UP"
 run proxy "$PROXY" "$proxy_pid"
 # nginx's master forks the workers that do the work.
 run nginx "$NGINX" "$nginx_pid" $(pgrep -P "$nginx_pid")
-echo "imdsguard proxy RSS: peak $(awk '/VmHWM/ {print $2, $3}' /proc/$proxy_pid/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$proxy_pid/status)"
+echo "imdsguard-proxy RSS: started $idle_rss, peak $(awk '/VmHWM/ {print $2, $3}' /proc/$proxy_pid/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$proxy_pid/status)"

@@ -22,9 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/cli/command"
 	"github.com/imdsguard/imdsguard/internal/proxy"
 	"github.com/imdsguard/imdsguard/internal/proxy/pods"
 	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
@@ -68,26 +67,26 @@ type deps struct {
 	newRedirector func(redirect.Config) (redirector, error)
 	// ready is called once the proxy serves behind the redirect.
 	ready func(addr net.Addr)
-	// clientset connects to the cluster.
-	clientset func(*flags) (kubernetes.Interface, error)
+	// client connects to the cluster.
+	client func(*flags) (*pods.Client, error)
 }
 
 func realDeps() deps {
 	return deps{
 		newRedirector: func(c redirect.Config) (redirector, error) { return redirect.New(c) },
 		ready:         func(net.Addr) {},
-		clientset: func(f *flags) (kubernetes.Interface, error) {
-			rc, err := cli.RESTConfig(f.kubeconfig, f.context)
+		client: func(f *flags) (*pods.Client, error) {
+			rc, err := command.RESTConfig(f.kubeconfig, f.context)
 			if err != nil {
 				return nil, err
 			}
-			return kubernetes.NewForConfig(rc)
+			return pods.NewClient(rc)
 		},
 	}
 }
 
 // NewCommand returns the proxy command.
-func NewCommand(s cli.Streams) *cobra.Command {
+func NewCommand(s command.Streams) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
 		Use:   "proxy [flags]",
@@ -127,17 +126,17 @@ func NewCommand(s cli.Streams) *cobra.Command {
 }
 
 func usage(format string, args ...any) error {
-	return &cli.ExitError{Code: cli.ExitUsage, Err: fmt.Errorf(format, args...)}
+	return &command.ExitError{Code: command.ExitUsage, Err: fmt.Errorf(format, args...)}
 }
 
-func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) error {
+func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
 	cfg := &proxy.Config{ProfileAnnotation: proxy.DefaultProfileAnnotation}
 	if f.config != "" {
 		var err error
 		if cfg, err = proxy.LoadConfig(f.config); err != nil {
-			return &cli.ExitError{Code: cli.ExitInput, Err: err}
+			return &command.ExitError{Code: command.ExitInput, Err: err}
 		}
 	}
 	if cloudSet || f.config == "" {
@@ -159,13 +158,13 @@ func run(ctx context.Context, s cli.Streams, f *flags, cloudSet bool, d deps) er
 	if f.onExit != onExitKeepDrop && f.onExit != onExitRemove {
 		return usage("--on-exit %q: want keep-drop or remove", f.onExit)
 	}
-	logger, err := cli.NewLogger(s, f.logFormat, f.logLevel)
+	logger, err := command.NewLogger(s, f.logFormat, f.logLevel)
 	if err != nil {
 		return usage("%w", err)
 	}
-	var cs kubernetes.Interface
+	var cs *pods.Client
 	if f.nodeName != "" {
-		if cs, err = d.clientset(f); err != nil {
+		if cs, err = d.client(f); err != nil {
 			return err
 		}
 		if f.redirect && len(f.podCIDRs) == 0 && len(f.podInterfaces) == 0 {
@@ -302,4 +301,20 @@ func serveMetrics(addr string, reg *prometheus.Registry, ready *atomic.Bool, log
 		}
 	}()
 	return func() { _ = srv.Close() }
+}
+
+// Run runs the proxy as a program of its own (cmd/imdsguard-proxy, which
+// links this command alone): args are its flags, the result its exit code.
+func Run(ctx context.Context, s command.Streams, args []string) int {
+	cmd := NewCommand(s)
+	cmd.Use = "imdsguard-proxy [flags]"
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &command.ExitError{Code: command.ExitUsage, Err: err}
+	})
+	cmd.SetIn(s.In)
+	cmd.SetOut(s.Out)
+	cmd.SetErr(s.ErrOut)
+	cmd.SetArgs(args)
+	return command.ExitCode(s, "imdsguard-proxy", cmd.ExecuteContext(ctx))
 }

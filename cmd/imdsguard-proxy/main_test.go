@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imdsguard/imdsguard/internal/endpoints"
+	"github.com/imdsguard/imdsguard/internal/fakeimds"
+	"github.com/imdsguard/imdsguard/internal/proxy/server"
+	"github.com/imdsguard/imdsguard/internal/testenv"
+)
+
+// TestLinksNoScanner keeps the binary small: it must not link the
+// controller, the scanners or a clientset of every API group, whose package
+// initialisation alone took the proxy's memory over its target
+// (docs/performance.md).
+func TestLinksNoScanner(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := []string{
+		"sigs.k8s.io/controller-runtime",
+		"k8s.io/client-go/kubernetes", // the clientset and its scheme: every API group
+		"k8s.io/client-go/informers",
+		"k8s.io/api/apps/",
+		"github.com/imdsguard/imdsguard/internal/scan",
+		"github.com/imdsguard/imdsguard/internal/source/",
+		"github.com/imdsguard/imdsguard/internal/report",
+		"github.com/imdsguard/imdsguard/internal/cli/scan",
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, f := range forbidden {
+			if dep == strings.TrimSuffix(f, "/") || strings.HasPrefix(dep, f) {
+				t.Errorf("imdsguard-proxy links %s", dep)
+			}
+		}
+	}
+}
+
+// TestStartsAndServes builds the binary, runs it on loopback in front of the
+// fake AWS service, and checks that it serves a safe path, refuses
+// credentials, and stops cleanly on SIGTERM.
+func TestStartsAndServes(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "imdsguard-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	up := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	logs := &testenv.Buffer{}
+	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", addr, "--upstream", up.URL, "--metrics-bind-address", "0")
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Host = "169.254.169.254"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v\nlogs:\n%s", path, err, logs)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	testenv.Eventually(t, "the proxy listening", func() (bool, string) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	})
+	if resp, body := get("/latest/meta-data/instance-id"); resp.StatusCode != 200 || body != fakeimds.InstanceID {
+		t.Errorf("instance-id: %d %q", resp.StatusCode, body)
+	}
+	resp, _ := get("/latest/meta-data/iam/security-credentials/")
+	if rule, refused := server.RefusedBy(resp); !refused || rule != "aws-credentials" {
+		t.Errorf("credentials: status %d, refused=%v by %q; want the proxy's refusal by aws-credentials", resp.StatusCode, refused, rule)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\nlogs:\n%s", err, logs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM\nlogs:\n%s", logs)
+	}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	var events []string
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"rule":"aws-credentials"`) {
+			events = append(events, sc.Text())
+		}
+	}
+	if len(events) != 1 {
+		t.Errorf("want one refusal event for the credentials request, got %d:\n%s", len(events), logs)
+	}
+}
