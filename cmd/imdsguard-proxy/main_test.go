@@ -57,15 +57,10 @@ func TestStartsAndServes(t *testing.T) {
 	}
 	up := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
 	defer up.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 
 	logs := &testenv.Buffer{}
-	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", addr, "--upstream", up.URL, "--metrics-bind-address", "0")
+	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", addr, "--upstream", up.URL, "--metrics-bind-address", metricsAddr)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,7 +74,7 @@ func TestStartsAndServes(t *testing.T) {
 		}
 	}()
 
-	get := func(path string) (*http.Response, string) {
+	get := func(addr, path string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 		req.Host = "169.254.169.254"
@@ -91,20 +86,29 @@ func TestStartsAndServes(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	testenv.Eventually(t, "the proxy listening", func() (bool, string) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+	testenv.Eventually(t, "the proxy ready", func() (bool, string) {
+		resp, err := http.Get("http://" + metricsAddr + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
-		c.Close()
-		return true, ""
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
 	})
-	if resp, body := get("/latest/meta-data/instance-id"); resp.StatusCode != 200 || body != fakeimds.InstanceID {
+	if resp, body := get(addr, "/latest/meta-data/instance-id"); resp.StatusCode != 200 || body != fakeimds.InstanceID {
 		t.Errorf("instance-id: %d %q", resp.StatusCode, body)
 	}
-	resp, _ := get("/latest/meta-data/iam/security-credentials/")
+	resp, _ := get(addr, "/latest/meta-data/iam/security-credentials/")
 	if rule, refused := server.RefusedBy(resp); !refused || rule != "aws-credentials" {
 		t.Errorf("credentials: status %d, refused=%v by %q; want the proxy's refusal by aws-credentials", resp.StatusCode, refused, rule)
+	}
+
+	// One thread runs Go code unless --gomaxprocs says otherwise.
+	_, metrics := get(metricsAddr, "/metrics")
+	for _, want := range []string{"\ngo_sched_gomaxprocs_threads 1\n", `imdsguard_proxy_requests_total{cloud="aws",rule="allow-safe"} 1`,
+		`imdsguard_proxy_refusals_total{namespace="",rule="aws-credentials"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -128,4 +132,15 @@ func TestStartsAndServes(t *testing.T) {
 	if len(events) != 1 {
 		t.Errorf("want one refusal event for the credentials request, got %d:\n%s", len(events), logs)
 	}
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
