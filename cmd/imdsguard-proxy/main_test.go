@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -143,4 +144,32 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestGOMAXPROCSEnvWins: an explicit $GOMAXPROCS wins over --gomaxprocs's
+// default of 1.
+func TestGOMAXPROCSEnvWins(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "imdsguard-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	metricsAddr := freeAddr(t)
+	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", freeAddr(t), "--metrics-bind-address", metricsAddr)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=3")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	testenv.Eventually(t, "GOMAXPROCS 3 in /metrics", func() (bool, string) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "\ngo_sched_gomaxprocs_threads 3\n"), resp.Status
+	})
 }
