@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -58,7 +57,7 @@ func TestStartsAndServes(t *testing.T) {
 	}
 	up := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
 	defer up.Close()
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	addr, metricsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 
 	logs := &testenv.Buffer{}
 	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", addr, "--upstream", up.URL, "--metrics-bind-address", metricsAddr)
@@ -135,17 +134,6 @@ func TestStartsAndServes(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestGOMAXPROCSEnvWins: an explicit $GOMAXPROCS wins over --gomaxprocs's
 // default of 1.
 func TestGOMAXPROCSEnvWins(t *testing.T) {
@@ -153,8 +141,8 @@ func TestGOMAXPROCSEnvWins(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	metricsAddr := freeAddr(t)
-	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", freeAddr(t), "--metrics-bind-address", metricsAddr)
+	metricsAddr := testenv.FreeAddr(t)
+	cmd := exec.Command(bin, "--redirect=false", "--cloud", "aws", "--listen", testenv.FreeAddr(t), "--metrics-bind-address", metricsAddr)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=3")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -205,25 +204,17 @@ func TestChartProxyRunsWithItsRBAC(t *testing.T) {
 	args = append(args, "--redirect=false", "--listen", listen, "--metrics-bind-address", metrics, "--upstream", fake.URL,
 		"--node-name", node, "--kubeconfig", testenv.Kubeconfig(t, saConfig), "--gomaxprocs", "0")
 	var logs testenv.Buffer
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	go func() {
-		done <- proxycli.Run(runCtx, command.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &logs}, args)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("exit code %d; logs:\n%s", code, logs.String())
-			}
-		case <-time.After(testenv.WaitTimeout):
-			t.Errorf("the proxy did not stop")
-		}
+	t.Cleanup(func() { // after the proxy has stopped
 		if l := logs.String(); strings.Contains(l, "forbidden") {
 			t.Errorf("the proxy was refused something with the chart's RBAC:\n%s", l)
 		}
-	}()
+	})
+	testenv.Run(t, func(ctx context.Context) error {
+		if code := proxycli.Run(ctx, command.Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &logs}, args); code != 0 {
+			return fmt.Errorf("exit code %d; logs:\n%s", code, logs.String())
+		}
+		return nil
+	})
 	testenv.Eventually(t, "/readyz", func() (bool, string) {
 		resp, err := http.Get("http://" + metrics + "/readyz")
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
+	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
 // recorder is a redirector that notes each call and whether the proxy was
@@ -38,16 +39,6 @@ func (r *recorder) Drop() error     { return r.note("drop") }
 func (r *recorder) Redirect() error { return r.note("redirect") }
 func (r *recorder) Remove() error   { return r.note("remove") }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestStartOrderFailsClosed: drop before the proxy listens, redirect only
 // once it does, and the drop again on exit unless told otherwise.
 func TestStartOrderFailsClosed(t *testing.T) {
@@ -59,7 +50,7 @@ func TestStartOrderFailsClosed(t *testing.T) {
 		{onExitRemove, "drop while closed, redirect while listening, remove while closed"},
 	} {
 		t.Run(tc.onExit, func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := testenv.FreeAddr(t)
 			rec := &recorder{addr: addr}
 			ctx, cancel := context.WithCancel(context.Background())
 			d := deps{
