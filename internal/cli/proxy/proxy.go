@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -71,12 +72,15 @@ type deps struct {
 	ready func(addr net.Addr)
 	// client connects to the cluster.
 	client func(*flags) (*pods.Client, error)
+	// interfaces lists the host's network interfaces.
+	interfaces func() ([]string, error)
 }
 
 func realDeps() deps {
 	return deps{
 		newRedirector: func(c redirect.Config) (redirector, error) { return redirect.New(c) },
 		ready:         func(net.Addr) {},
+		interfaces:    redirect.HostInterfaces,
 		client: func(f *flags) (*pods.Client, error) {
 			rc, err := command.RESTConfig(f.kubeconfig, f.context)
 			if err != nil {
@@ -179,13 +183,20 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 		}
 		if f.redirect && len(f.podCIDRs) == 0 && len(f.podInterfaces) == 0 {
 			cidrs, err := pods.PodCIDRs(ctx, cs, f.nodeName)
-			if err != nil {
+			if err != nil && !errors.Is(err, pods.ErrNoPodCIDR) {
 				return err
 			}
 			for _, c := range cidrs {
 				f.podCIDRs = append(f.podCIDRs, c.String())
 			}
-			logger.Info("pod CIDRs from the node", "node", f.nodeName, "cidrs", f.podCIDRs)
+			if len(cidrs) > 0 {
+				logger.Info("pod CIDRs from the node", "node", f.nodeName, "cidrs", f.podCIDRs)
+			}
+		}
+	}
+	if f.redirect && len(f.podCIDRs) == 0 && len(f.podInterfaces) == 0 {
+		if err := detectPodInterfaces(f, d, logger); err != nil {
+			return err
 		}
 	}
 	reg := prometheus.NewRegistry()
@@ -267,6 +278,26 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 	}
 	logger.Info("proxy stopped", "onExit", f.onExit)
 	return err
+}
+
+// detectPodInterfaces fills --pod-interface from the host's interfaces
+// whose names follow a known CNI's scheme.
+func detectPodInterfaces(f *flags, d deps, logger logr.Logger) error {
+	names, err := d.interfaces()
+	if err != nil {
+		return fmt.Errorf("listing the host's interfaces: %w", err)
+	}
+	f.podInterfaces = redirect.DetectPodInterfaces(names)
+	if len(f.podInterfaces) == 0 {
+		where := "no --node-name to read pod CIDRs from"
+		if f.nodeName != "" {
+			where = fmt.Sprintf("node %q has no pod CIDR", f.nodeName)
+		}
+		return usage("which traffic is a pod's: %s, and no interface is named like a known CNI's pods' (%s); give --pod-cidr or --pod-interface",
+			where, strings.Join(redirect.KnownPodInterfacePrefixes(), ", "))
+	}
+	logger.Info("pod interfaces detected", "interfaces", f.podInterfaces)
+	return nil
 }
 
 func newRedirector(f *flags, d deps) (redirector, error) {

@@ -119,6 +119,10 @@ func (x *Index) PodByIP(ip netip.Addr) (server.Pod, bool) {
 	return out, true
 }
 
+// ErrNoPodCIDR: the Node has no pod CIDR, because the CNI assigns pod
+// addresses itself (AWS VPC CNI, Azure CNI).
+var ErrNoPodCIDR = errors.New("no pod CIDR (the CNI assigns addresses itself)")
+
 // PodCIDRs returns the pod ranges the cluster assigned to node.
 func PodCIDRs(ctx context.Context, c *Client, node string) ([]netip.Prefix, error) {
 	n, err := c.node(ctx, node)
@@ -138,7 +142,7 @@ func PodCIDRs(ctx context.Context, c *Client, node string) ([]netip.Prefix, erro
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("pods: node %q has no pod CIDR (the CNI assigns addresses itself); give --pod-cidr or --pod-interface", node)
+		return nil, fmt.Errorf("pods: node %q: %w", node, ErrNoPodCIDR)
 	}
 	return out, nil
 }
