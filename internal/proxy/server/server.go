@@ -195,8 +195,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d proxy.Decisi
 // copyBuffers hold response bodies on their way through; most fit one.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
 
-// writerOnly hides the ResponseWriter's ReadFrom, which would copy through
-// a fresh 32 KiB buffer of its own.
+// writerOnly hides the ResponseWriter's ReadFrom, which copies a body over
+// 512 bytes through a fresh 32 KiB buffer of its own.
 type writerOnly struct{ io.Writer }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, err error) {
