@@ -29,7 +29,7 @@ type Index struct {
 	// namespace.
 	Groups []Group
 	// BatchBytes bounds the documents read again at once (Each); zero
-	// means a quarter of the input, and at least 8 MiB.
+	// means a quarter of the input, and at least 1 MiB.
 	BatchBytes int64
 	inputs     []input
 	sums       []fileSum // what the first pass read of each input
@@ -117,7 +117,7 @@ func LoadIndex(ctx context.Context, paths []string, opts Options) (*Index, error
 	sortErrors(res.Errors, inputs)
 	ix.Result = res
 	ix.Groups = groups(docs, res.Inventory.NamespaceNames())
-	ix.BatchBytes = max(8<<20, total/4)
+	ix.BatchBytes = max(1<<20, total/4)
 	return ix, ctx.Err()
 }
 
