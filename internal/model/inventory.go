@@ -13,6 +13,10 @@ type Inventory struct {
 	// AdminPolicies are the AdminNetworkPolicies and
 	// BaselineAdminNetworkPolicies the engine evaluates.
 	AdminPolicies []*AdminPolicy
+	// CalicoPolicies and CalicoTiers are the Calico NetworkPolicies,
+	// GlobalNetworkPolicies and Tiers the engine evaluates.
+	CalicoPolicies []*CalicoPolicy
+	CalicoTiers    []*CalicoTier
 	// NodeConfigs are node settings read from infrastructure code and cloud
 	// exports in the same run.
 	NodeConfigs []*NodeConfig

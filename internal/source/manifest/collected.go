@@ -43,6 +43,8 @@ type collected struct {
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
+	calico     []*model.CalicoPolicy
+	tiers      []*model.CalicoTier
 	unknown    []UnknownObject
 	// nodeConfigs are node settings from infrastructure code and cloud
 	// exports (nodeconfigs.go).

@@ -19,7 +19,9 @@ const (
 	classNode
 	classNetworkPolicy
 	classStub
-	classAdminPolicy // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
+	classAdminPolicy  // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
+	classCalicoPolicy // Calico NetworkPolicy, GlobalNetworkPolicy (calico.go)
+	classCalicoTier
 )
 
 // group returns the API group of an apiVersion ("" for the core group).
@@ -72,23 +74,39 @@ func classify(apiVersion, kind string) class {
 	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") {
 		return classAdminPolicy
 	}
+	if c, ok := calicoClass(apiVersion, kind); ok {
+		return c
+	}
 	key := kindKey(apiVersion, kind)
 	if c, ok := classes[key]; ok {
 		return c
 	}
-	if _, ok := stubKinds[key]; ok {
+	if _, ok := stubFlags(key); ok {
 		return classStub
 	}
 	return classUnknown
 }
 
+// stubFlags returns the flags of a stub kind: one the engine does not
+// evaluate, or a Calico kind of a version it does not read.
+func stubFlags(key string) (model.PolicyStub, bool) {
+	if s, ok := stubKinds[key]; ok {
+		return s, true
+	}
+	s, ok := model.CalicoPolicyKinds[key]
+	return s, ok
+}
+
 // namespaced reports whether objects of a class live in a namespace.
 func namespaced(c class, apiVersion, kind string) bool {
 	switch c {
-	case classNamespace, classNode, classUnknown, classAdminPolicy:
+	case classNamespace, classNode, classUnknown, classAdminPolicy, classCalicoTier:
 		return false
+	case classCalicoPolicy:
+		return kind == "NetworkPolicy"
 	case classStub:
-		return !stubKinds[kindKey(apiVersion, kind)].ClusterScoped
+		s, _ := stubFlags(kindKey(apiVersion, kind))
+		return !s.ClusterScoped
 	}
 	return true
 }

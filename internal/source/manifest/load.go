@@ -108,6 +108,8 @@ func (r *Result) merge(c *collected) {
 	inv.Nodes = append(inv.Nodes, c.nodes...)
 	inv.Unsupported = append(inv.Unsupported, c.stubs...)
 	inv.AdminPolicies = append(inv.AdminPolicies, c.admin...)
+	inv.CalicoPolicies = append(inv.CalicoPolicies, c.calico...)
+	inv.CalicoTiers = append(inv.CalicoTiers, c.tiers...)
 	inv.NodeConfigs = append(inv.NodeConfigs, c.nodeConfigs...)
 	inv.NodeConfigGaps = append(inv.NodeConfigGaps, c.nodeConfigGaps...)
 	for _, u := range c.unknown {

@@ -45,6 +45,7 @@ func render(r *Result) string {
 	for _, ap := range inv.AdminPolicies {
 		renderAdminPolicy(p, ap)
 	}
+	renderCalico(p, inv)
 	for _, k := range slices.Sorted(maps.Keys(inv.UnknownKinds)) {
 		p("unknown %s x%d", k, inv.UnknownKinds[k])
 	}
