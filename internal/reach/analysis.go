@@ -137,6 +137,9 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 			}
 		}
 	}
+	if c.e.calico != nil {
+		c.buf = c.e.calicoKey(c.buf, ns, t)
+	}
 	if c.e.node != nil {
 		// The node layer's answer also depends on where the pod may run.
 		if k := t.PlacementKey(); k != "" {

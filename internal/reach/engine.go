@@ -25,6 +25,9 @@ type Engine struct {
 	// rules say about each target.
 	admin, baseline []*model.AdminPolicy
 	adminCompiled   map[*model.AdminPolicy][]adminVerdict
+	// calico holds the Calico policies by tier (calico.go); nil when the
+	// inventory has none.
+	calico *calicoIndex
 }
 
 type policyVerdict struct {
@@ -58,6 +61,7 @@ func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 		e.adminCompiled[p] = compileAdmin(p, targets)
 	}
 	sortAdmin(e.admin)
+	e.calico = newCalicoIndex(inv, targets)
 	for _, s := range inv.Unsupported {
 		if !s.ClusterScoped {
 			e.index(s.Ref.Namespace).stubs = append(e.index(s.Ref.Namespace).stubs, s)
@@ -129,7 +133,7 @@ func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkP
 // pod is Pod with the admin policies that select the pod already known.
 func (e *Engine) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, admin, baseline []adminSel) []Result {
 	out := make([]Result, len(e.targets))
-	pe := podEval{e: e, ns: ns, policies: policies, admin: admin, baseline: baseline}
+	pe := podEval{e: e, ns: ns, t: t, policies: policies, admin: admin, baseline: baseline}
 	for ti := range e.targets {
 		if t.HostNetwork {
 			out[ti] = e.hostNetwork()
@@ -151,10 +155,17 @@ var (
 )
 
 func (e *Engine) hostNetwork() Result {
-	if len(e.cluster.host) == 0 {
-		return Result{Verdict: Reachable, Trace: hostTrace}
+	trace := hostTrace
+	if len(e.cluster.host) > 0 {
+		trace = append(slices.Clip(trace), stubStep(e.cluster.host, "can apply to host-network pods"))
 	}
-	return Result{Verdict: Unknown, Trace: []Step{hostStep, stubStep(e.cluster.host, "can apply to host-network pods")}}
+	if s, ok := e.calicoHostStep(); ok {
+		trace = append(slices.Clip(trace), s)
+	}
+	if len(trace) == 1 {
+		return Result{Verdict: Reachable, Trace: trace}
+	}
+	return Result{Verdict: Unknown, Trace: trace}
 }
 
 // podEval evaluates one pod shape target by target, building the parts of
@@ -162,6 +173,7 @@ func (e *Engine) hostNetwork() Result {
 type podEval struct {
 	e        *Engine
 	ns       string
+	t        *model.PodTemplate
 	policies []*model.NetworkPolicy
 	// admin and baseline are the admin policies selecting the pod, admin
 	// by priority.
@@ -170,6 +182,9 @@ type podEval struct {
 	prefixOK        bool
 	names           string
 	deny            []Step // the whole trace of a Blocked verdict
+	// calicoSels are the Calico policies selecting the pod (calicotiers.go).
+	calicoSels []calicoSel
+	calicoOK   bool
 }
 
 func (pe *podEval) evaluate(ti int) Result {
@@ -185,9 +200,19 @@ func (pe *podEval) evaluate(ti int) Result {
 			pe.prefix = append(pe.prefix, stubStep(ix.stubs, "selects pods in this namespace"))
 		}
 	}
+	if e.calico != nil {
+		if r, ok := pe.calicoResult(ti); ok {
+			return r
+		}
+	}
+	return pe.finish(pe.kubeLayers(ti))
+}
+
+// kubeLayers decides with the Kubernetes kinds: AdminNetworkPolicy,
+// NetworkPolicy and BaselineAdminNetworkPolicy.
+func (pe *podEval) kubeLayers(ti int) (Verdict, []Step) {
 	if len(pe.admin) == 0 {
-		verdict, trace := pe.belowAdmin(ti)
-		return pe.finish(verdict, trace)
+		return pe.belowAdmin(ti)
 	}
 	out, step := pe.adminLayer(ti)
 	trace := []Step{step}
@@ -209,7 +234,7 @@ func (pe *podEval) evaluate(ti int) Result {
 			verdict = Unknown
 		}
 	}
-	return pe.finish(verdict, trace)
+	return verdict, trace
 }
 
 // finish applies what can only make a verdict less certain: policy kinds
