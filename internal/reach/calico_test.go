@@ -253,8 +253,8 @@ func TestCalicoPolicies(t *testing.T) {
 		{
 			name:   "a tier the input does not declare has an unknown order",
 			docs:   []string{gnp("ghost.deny", "tier: ghost", cDenyIMDS)},
-			want:   map[string]reach.Verdict{imds4: reach.Unknown},
-			layers: "CalicoPolicy:unknown > CalicoPolicy:allow",
+			want:   map[string]reach.Verdict{imds4: reach.Unknown, dnsUDP: reach.Unknown},
+			layers: "CalicoPolicy:unknown",
 		},
 		{
 			name:   "applyOnForward acts on forwarded traffic through host endpoints",

@@ -39,6 +39,16 @@ func (pe *podEval) calicoResult(ti int) (Result, bool) {
 // goes on to the next tier that applies; after the last, the pod's
 // Kubernetes profile allows all egress.
 func (pe *podEval) calicoTiers(ti int) (Verdict, []Step) {
+	// A tier the input does not declare may sit anywhere in the order.
+	for _, tier := range pe.e.calico.tiers {
+		if tier.known {
+			continue
+		}
+		if sels := tierSels(pe.calicoSels, tier.name); len(sels) > 0 {
+			return Unknown, []Step{{Layer: LayerCalico, Decision: Undecided, Rules: selRefs(sels),
+				Reason: fmt.Sprintf("tier %s: selected by %s; the tier is not in the input, so where it sits in the order is unknown", tier.name, selNames(sels))}}
+		}
+	}
 	var trace []Step
 	var finals outcome
 	going := true
@@ -71,12 +81,7 @@ func (pe *podEval) calicoTiers(ti int) (Verdict, []Step) {
 // calicoTier is one tier's answer: its possible outcomes (outPass for
 // "on to the next tier"), its step, and whether it applies to the pod.
 func (pe *podEval) calicoTier(tier *calicoTier, ti int) (outcome, Step, bool) {
-	var sels []calicoSel
-	for _, s := range pe.calicoSels {
-		if s.p.Tier == tier.name {
-			sels = append(sels, s)
-		}
-	}
+	sels := tierSels(pe.calicoSels, tier.name)
 	if tier.name == model.CalicoBaselineTier && len(pe.e.cluster.baseline) > 0 {
 		return outAllow | outDeny | outPass, stubStep(pe.e.cluster.baseline, "decides for pods that no NetworkPolicy isolates"), true
 	}
@@ -95,14 +100,22 @@ func (pe *podEval) calicoTier(tier *calicoTier, ti int) (outcome, Step, bool) {
 	case len(sels) == 0:
 		out, step := pe.kubeTier(tier.name, ti)
 		return out, step, true
-	case !tier.known:
-		return outAllow | outDeny | outPass, Step{Layer: LayerCalico, Decision: Undecided, Rules: selRefs(sels),
-			Reason: fmt.Sprintf("tier %s: selected by %s; the tier is not in the input, so its order is unknown", tier.name, selNames(sels))}, true
 	case kube > 0 && tier.name != model.CalicoDefaultTier:
 		return outAllow | outDeny | outPass, Step{Layer: LayerCalico, Decision: Undecided, Rules: selRefs(sels),
 			Reason: fmt.Sprintf("tier %s: Calico policies %s sit beside the Kubernetes admin policies of the tier; imdsguard does not model how they interleave", tier.name, selNames(sels))}, true
 	}
 	return pe.walkTier(tier, sels, ti)
+}
+
+// tierSels are the selecting policies of one tier.
+func tierSels(all []calicoSel, tier string) []calicoSel {
+	var out []calicoSel
+	for _, s := range all {
+		if s.p.Tier == tier {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // kubeTier is the answer of a built-in tier that only Kubernetes policies
