@@ -87,8 +87,8 @@ type refSel struct {
 }
 
 var (
-	calicoKeys   = []string{"app", "tier", "env", "team", "projectcalico.org/namespace", "projectcalico.org/name", "pcns.team", "pcns.env", "projectcalico.org/serviceaccount"}
-	calicoValues = []string{"web", "db", "x", "ns0", "ns1", "a", "sa1", "default"}
+	calicoKeys   = []string{"app", "tier", "env", "team", "projectcalico.org/namespace", "projectcalico.org/name", "pcns.team", "pcns.env", "projectcalico.org/serviceaccount", "projectcalico.org/orchestrator"}
+	calicoValues = []string{"web", "db", "x", "ns0", "ns1", "a", "sa1", "default", "k8s"}
 	calicoNets   = []string{"169.254.169.254/32", "169.254.0.0/16", "0.0.0.0/0", "10.0.0.0/8", "fd00:ec2::254/128", "::/0", "100.100.100.200/32", "169.254.170.2/31"}
 	tierOrders   = []float64{100, 1000, 2000, 1_000_000, 20_000_000}
 )
@@ -162,7 +162,7 @@ func (c *calicoCase) policy(g *generator, i int, tiers []string) *model.CalicoPo
 		p.Ref.Namespace = pick(r, g.nss)
 	}
 	if g.chance(70) {
-		o := pick(r, []float64{10, 500, 1000, 1000, 2000})
+		o := pick(r, []float64{10, 500, 1000, 1000, 1200, 2000})
 		p.Order = &o
 	}
 	if g.chance(60) {
