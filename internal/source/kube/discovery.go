@@ -16,8 +16,9 @@ import (
 
 type discoveryClient = discovery.DiscoveryInterface
 
-// stubKinds are the policy kinds the engine does not evaluate yet.
-var stubKinds = model.UnevaluatedPolicyKinds
+// stubKinds are the policy kinds discovery looks for: those the engine
+// does not evaluate yet, and the Calico kinds (calico.go).
+var stubKinds = listedKinds()
 
 // stubGroups are the API groups that serve stub kinds.
 var stubGroups = map[string]bool{}
@@ -108,6 +109,10 @@ func (l *loader) listStubs(ctx context.Context, s stubResource) {
 func (l *loader) stub(r resource, u *unstructured.Unstructured) {
 	if isAdminPolicy(u) {
 		l.adminPolicy(u)
+		return
+	}
+	if isCalico(u) {
+		l.calicoObject(u)
 		return
 	}
 	s := stubKinds[r.group()+"/"+r.kind]

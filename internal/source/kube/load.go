@@ -129,6 +129,8 @@ type loader struct {
 	nodes      []*model.Node
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
+	calico     []*model.CalicoPolicy
+	tiers      []*model.CalicoTier
 	unread     []unread
 }
 
@@ -181,6 +183,10 @@ func (l *loader) result() *Result {
 	inv.Unsupported = append(l.stubs, l.unreadableStubs(inv)...)
 	sortRefs(l.admin, func(p *model.AdminPolicy) model.ObjectRef { return p.Ref })
 	inv.AdminPolicies = l.admin
+	sortRefs(l.calico, func(p *model.CalicoPolicy) model.ObjectRef { return p.Ref })
+	inv.CalicoPolicies = l.calico
+	sortRefs(l.tiers, func(t *model.CalicoTier) model.ObjectRef { return t.Ref })
+	inv.CalicoTiers = l.tiers
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}

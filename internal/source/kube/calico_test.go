@@ -1,0 +1,87 @@
+package kube_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/source/kube"
+	"github.com/imdsguard/imdsguard/internal/testenv"
+)
+
+// TestCalicoLive reads Calico policies and a tier from a cluster through
+// CRDs of Calico's crd.projectcalico.org/v1 group (structural stand-ins
+// that keep every field): the security tier's Deny blocks the metadata
+// service although a later policy allows everything. Then a policy with
+// a field this reader does not know is an input error, and nothing in its
+// namespace is Blocked.
+func TestCalicoLive(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	ext := apiextensions.NewForConfigOrDie(env.Config)
+	for _, c := range []*apiextensionsv1.CustomResourceDefinition{
+		calicoCRD("Tier", "tiers", apiextensionsv1.ClusterScoped),
+		calicoCRD("GlobalNetworkPolicy", "globalnetworkpolicies", apiextensionsv1.ClusterScoped),
+		calicoCRD("NetworkPolicy", "networkpolicies", apiextensionsv1.NamespaceScoped),
+	} {
+		if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, c, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		rl, err := env.Clientset.Discovery().ServerResourcesForGroupVersion("crd.projectcalico.org/v1")
+		return err == nil && len(rl.APIResources) == 3, nil
+	})
+	if err != nil {
+		t.Fatal("CRDs not served:", err)
+	}
+	create(t, env, readObjects(t, "testdata/calico/cluster.yaml"))
+	res := liveScan(t, env.Config, kube.Options{Cluster: "c"})
+	if len(res.InputErrors) > 0 {
+		t.Fatalf("input errors: %v", res.InputErrors)
+	}
+	for target, v := range verdicts(t, res, "web/Deployment/web") {
+		want := reach.Reachable
+		if strings.HasPrefix(target, "169.254.169.254:") || strings.HasPrefix(target, "[fd00:ec2::254]:") {
+			want = reach.Blocked
+		}
+		if v != want {
+			t.Errorf("%s: %s, want %s", target, v, want)
+		}
+	}
+
+	create(t, env, readObjects(t, "testdata/calico/newer.yaml"))
+	res = liveScan(t, env.Config, kube.Options{Cluster: "c"})
+	if len(res.InputErrors) == 0 || !strings.Contains(res.InputErrors[0].Error(), "NetworkPolicy web/newer-field: spec.egress[0].destination.newField: unknown field") {
+		t.Fatalf("input errors %v, want the unknown field first", res.InputErrors)
+	}
+	for target, v := range verdicts(t, res, "web/Deployment/web") {
+		if v == reach.Blocked {
+			t.Errorf("%s: Blocked, although a policy that could allow it was not read", target)
+		}
+	}
+}
+
+// calicoCRD is a CRD of the crd.projectcalico.org/v1 group that keeps
+// every field, as Calico's own CRDs do for what they do not validate.
+func calicoCRD(kind, plural string, scope apiextensionsv1.ResourceScope) *apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	const group = "crd.projectcalico.org"
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: group, Scope: scope,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, Plural: plural, ListKind: kind + "List"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &preserve}}}},
+		},
+	}
+}
