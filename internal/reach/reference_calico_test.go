@@ -330,7 +330,7 @@ func refEvalSel(s *refSel, label func(string) (string, refTri)) refTri {
 		case "in", "not in":
 			holds = slices.Contains(s.values, v)
 		case "contains":
-			holds = strings.Index(v, s.values[0]) >= 0
+			holds = refHasSubstring(v, s.values[0])
 		case "starts with":
 			holds = strings.HasPrefix(v, s.values[0])
 		case "ends with":
@@ -402,4 +402,14 @@ func refCalicoRule(r *model.CalicoRule, t *reach.Target) refTri {
 		return refMaybe
 	}
 	return refYes
+}
+
+// refHasSubstring reports whether sub occurs in v, at any position.
+func refHasSubstring(v, sub string) bool {
+	for i := 0; i+len(sub) <= len(v); i++ {
+		if v[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
 }
