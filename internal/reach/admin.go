@@ -44,24 +44,35 @@ type adminSel struct {
 func compileAdmin(p *model.AdminPolicy, targets []Target) []adminVerdict {
 	out := make([]adminVerdict, len(targets))
 	for ti := range targets {
-		v := &out[ti]
-		v.out = outNone
-		for ri := range p.Egress {
-			r := &p.Egress[ri]
+		out[ti] = firstMatch(len(p.Egress), func(i int) (tri, RuleRef, model.AdminAction) {
+			r := &p.Egress[i]
 			m, why := adminRuleMatch(r, &targets[ti])
-			if m == no {
-				continue
-			}
-			v.out |= actionOutcome(r.Action)
-			v.rules = append(v.rules, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Source, Why: why})
-			v.acts = append(v.acts, r.Action)
-			if m == yes {
-				v.out &^= outNone
-				break
-			}
-		}
+			return m, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Source, Why: why}, r.Action
+		})
 	}
 	return out
+}
+
+// firstMatch walks n rules in order, as rule(i) describes them (whether
+// it matches, its reference, its action): each rule that may match adds
+// its outcome, and the first that certainly matches ends the walk. With
+// none, the outcome includes outNone.
+func firstMatch(n int, rule func(i int) (tri, RuleRef, model.AdminAction)) adminVerdict {
+	v := adminVerdict{out: outNone}
+	for i := range n {
+		m, ref, act := rule(i)
+		if m == no {
+			continue
+		}
+		v.out |= actionOutcome(act)
+		v.rules = append(v.rules, ref)
+		v.acts = append(v.acts, act)
+		if m == yes {
+			v.out &^= outNone
+			break
+		}
+	}
+	return v
 }
 
 func actionOutcome(a model.AdminAction) outcome {

@@ -230,6 +230,12 @@ func TestAdminIncomplete(t *testing.T) {
 // evaluates them; only the documents that are meant to be broken may fail.
 func evaluateYAML(t *testing.T, docs ...string) *reach.Analysis {
 	t.Helper()
+	return evaluateYAMLOn(t, allTargets, docs...)
+}
+
+// evaluateYAMLOn is evaluateYAML for other targets.
+func evaluateYAMLOn(t *testing.T, targets []reach.Target, docs ...string) *reach.Analysis {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "in.yaml")
 	if err := os.WriteFile(file, []byte(strings.Join(docs, "\n---\n")), 0o644); err != nil {
 		t.Fatal(err)
@@ -240,5 +246,5 @@ func evaluateYAML(t *testing.T, docs ...string) *reach.Analysis {
 			t.Fatalf("loading: %s", e)
 		}
 	}
-	return reach.Evaluate(res.Inventory, allTargets)
+	return reach.Evaluate(res.Inventory, targets)
 }

@@ -123,34 +123,17 @@ func calicoName(p *model.CalicoPolicy) string {
 func compileCalico(p *model.CalicoPolicy, targets []Target) []adminVerdict {
 	out := make([]adminVerdict, len(targets))
 	for ti := range targets {
-		v := &out[ti]
-		v.out = outNone
-		for ri := range p.EgressRules {
-			r := &p.EgressRules[ri]
+		out[ti] = firstMatch(len(p.EgressRules), func(i int) (tri, RuleRef, model.AdminAction) {
+			r := &p.EgressRules[i]
+			if r.Action == model.CalicoLog {
+				return no, RuleRef{}, ""
+			}
 			m, why := calicoRuleMatch(r, &targets[ti])
-			if m == no || r.Action == model.CalicoLog {
-				continue
-			}
-			v.out |= calicoOutcome(r.Action)
-			v.rules = append(v.rules, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Src, Why: why})
-			v.acts = append(v.acts, model.AdminAction(r.Action))
-			if m == yes {
-				v.out &^= outNone
-				break
-			}
-		}
+			// Allow, Deny and Pass mean what they mean for admin policies.
+			return m, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Src, Why: why}, model.AdminAction(r.Action)
+		})
 	}
 	return out
-}
-
-func calicoOutcome(a model.CalicoAction) outcome {
-	switch a {
-	case model.CalicoAllow:
-		return outAllow
-	case model.CalicoDeny:
-		return outDeny
-	}
-	return outPass
 }
 
 // calicoRuleMatch decides whether an egress rule matches traffic to the

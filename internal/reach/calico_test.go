@@ -1,10 +1,7 @@
 package reach_test
 
 import (
-	"context"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +9,6 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
-	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
 const (
@@ -329,24 +325,5 @@ var calicoTargets = append(append([]reach.Target{}, allTargets...),
 // evaluateYAMLTargets is evaluateYAML over calicoTargets.
 func evaluateYAMLTargets(t *testing.T, docs ...string) *reach.Analysis {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "in.yaml")
-	if err := os.WriteFile(file, []byte(strings.Join(docs, "\n---\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := manifest.Load(context.Background(), []string{file}, manifest.Options{})
-	for _, e := range res.Errors {
-		t.Fatalf("loading: %s", e)
-	}
-	return reach.Evaluate(res.Inventory, calicoTargets)
-}
-
-func targetIndexIn(t *testing.T, targets []reach.Target, s string) int {
-	t.Helper()
-	for i, tg := range targets {
-		if tg.String() == s {
-			return i
-		}
-	}
-	t.Fatalf("no target %s", s)
-	return -1
+	return evaluateYAMLOn(t, calicoTargets, docs...)
 }

@@ -31,27 +31,35 @@ func isAdminPolicy(u *unstructured.Unstructured) bool {
 func (l *loader) adminPolicy(u *unstructured.Unstructured) {
 	ref := model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName()}
 	everything := ""
-	b, err := json.Marshal(u.Object)
-	if err != nil {
-		l.fail(ref, &everything, "encoding the object: %v", err)
+	inv, ok := l.readStrict(u, ref, everything)
+	if !ok {
 		return
 	}
-	res := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: bytes.NewReader(b)})
-	for _, e := range res.Errors {
-		l.fail(ref, &everything, "%s", e.Msg)
-	}
-	if len(res.Errors) > 0 {
+	if len(inv.AdminPolicies) != 1 {
+		l.fail(ref, &everything, "read %d admin policies from one object", len(inv.AdminPolicies))
 		return
 	}
-	if len(res.Inventory.AdminPolicies) != 1 {
-		l.fail(ref, &everything, "read %d admin policies from one object", len(res.Inventory.AdminPolicies))
-		return
-	}
-	p := res.Inventory.AdminPolicies[0]
+	p := inv.AdminPolicies[0]
 	setAdminSources(p, l.src)
 	l.mu.Lock()
 	l.admin = append(l.admin, p)
 	l.mu.Unlock()
+}
+
+// readStrict reads one object with the manifest loader, as if it were a
+// file of its own. Each problem is an input error that leaves scope
+// incomplete; it reports false when there was any.
+func (l *loader) readStrict(u *unstructured.Unstructured, ref model.ObjectRef, scope string) (*model.Inventory, bool) {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		l.fail(ref, &scope, "encoding the object: %v", err)
+		return nil, false
+	}
+	res := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: bytes.NewReader(b)})
+	for _, e := range res.Errors {
+		l.fail(ref, &scope, "%s", e.Msg)
+	}
+	return res.Inventory, len(res.Errors) == 0
 }
 
 // setAdminSources points every part of a policy at the cluster.

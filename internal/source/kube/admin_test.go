@@ -2,7 +2,6 @@ package kube_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/imdsguard/imdsguard/internal/reach"
-	"github.com/imdsguard/imdsguard/internal/source/kube"
 	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
@@ -35,29 +32,5 @@ func TestAdminPolicyLive(t *testing.T) {
 	if err != nil {
 		t.Fatal("CRD not served:", err)
 	}
-	create(t, env, readObjects(t, "testdata/admin/cluster.yaml"))
-	res := liveScan(t, env.Config, kube.Options{Cluster: "c"})
-	if len(res.InputErrors) > 0 {
-		t.Fatalf("input errors: %v", res.InputErrors)
-	}
-	for target, v := range verdicts(t, res, "web/Deployment/web") {
-		want := reach.Reachable
-		if strings.HasPrefix(target, "169.254.169.254:") || strings.HasPrefix(target, "[fd00:ec2::254]:") {
-			want = reach.Blocked
-		}
-		if v != want {
-			t.Errorf("%s: %s, want %s", target, v, want)
-		}
-	}
-
-	create(t, env, readObjects(t, "testdata/admin/newer.yaml"))
-	res = liveScan(t, env.Config, kube.Options{Cluster: "c"})
-	if len(res.InputErrors) == 0 || !strings.Contains(res.InputErrors[0].Error(), "AdminNetworkPolicy newer-field: spec.egress[0].to[0].services: unknown field") {
-		t.Fatalf("input errors %v, want the unknown field first", res.InputErrors)
-	}
-	for target, v := range verdicts(t, res, "web/Deployment/web") {
-		if v == reach.Blocked {
-			t.Errorf("%s: Blocked, although a policy that could allow it was not read", target)
-		}
-	}
+	checkBlocksThenRefuses(t, env, "testdata/admin", "AdminNetworkPolicy newer-field: spec.egress[0].to[0].services: unknown field")
 }

@@ -1,15 +1,11 @@
 package kube
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"maps"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/imdsguard/imdsguard/internal/model"
-	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
 // calicoVersions are the Calico versions the engine evaluates; objects of
@@ -44,19 +40,10 @@ func (l *loader) calicoObject(u *unstructured.Unstructured) {
 	if u.GetKind() == "NetworkPolicy" {
 		scope = u.GetNamespace()
 	}
-	b, err := json.Marshal(u.Object)
-	if err != nil {
-		l.fail(ref, &scope, "encoding the object: %v", err)
+	inv, ok := l.readStrict(u, ref, scope)
+	if !ok {
 		return
 	}
-	res := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: bytes.NewReader(b)})
-	for _, e := range res.Errors {
-		l.fail(ref, &scope, "%s", e.Msg)
-	}
-	if len(res.Errors) > 0 {
-		return
-	}
-	inv := res.Inventory
 	for _, p := range inv.CalicoPolicies {
 		p.Source = l.src
 		for i := range p.EgressRules {
