@@ -24,24 +24,10 @@ import (
 // namespace is Blocked.
 func TestCalicoLive(t *testing.T) {
 	env := testenv.Start(t)
-	ctx := context.Background()
-	ext := apiextensions.NewForConfigOrDie(env.Config)
-	for _, c := range []*apiextensionsv1.CustomResourceDefinition{
+	installCRDs(t, env, "crd.projectcalico.org/v1",
 		calicoCRD("Tier", "tiers", apiextensionsv1.ClusterScoped),
 		calicoCRD("GlobalNetworkPolicy", "globalnetworkpolicies", apiextensionsv1.ClusterScoped),
-		calicoCRD("NetworkPolicy", "networkpolicies", apiextensionsv1.NamespaceScoped),
-	} {
-		if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, c, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		rl, err := env.Clientset.Discovery().ServerResourcesForGroupVersion("crd.projectcalico.org/v1")
-		return err == nil && len(rl.APIResources) == 3, nil
-	})
-	if err != nil {
-		t.Fatal("CRDs not served:", err)
-	}
+		calicoCRD("NetworkPolicy", "networkpolicies", apiextensionsv1.NamespaceScoped))
 	checkBlocksThenRefuses(t, env, "testdata/calico", "NetworkPolicy web/newer-field: spec.egress[0].destination.newField: unknown field")
 }
 
@@ -79,19 +65,31 @@ func checkBlocksThenRefuses(t *testing.T, env *testenv.Env, dir, wantErr string)
 	}
 }
 
+// installCRDs creates CRDs and waits until the group version serves all
+// of them: custom resources are served a moment after their CRD is made.
+func installCRDs(t *testing.T, env *testenv.Env, groupVersion string, crds ...*apiextensionsv1.CustomResourceDefinition) {
+	t.Helper()
+	ctx := context.Background()
+	ext := apiextensions.NewForConfigOrDie(env.Config)
+	for _, c := range crds {
+		if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, c, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		rl, err := env.Clientset.Discovery().ServerResourcesForGroupVersion(groupVersion)
+		return err == nil && len(rl.APIResources) == len(crds), nil
+	})
+	if err != nil {
+		t.Fatalf("CRDs of %s not served: %v", groupVersion, err)
+	}
+}
+
 // calicoCRD is a CRD of the crd.projectcalico.org/v1 group that keeps
 // every field, as Calico's own CRDs do for what they do not validate.
 func calicoCRD(kind, plural string, scope apiextensionsv1.ResourceScope) *apiextensionsv1.CustomResourceDefinition {
-	preserve := true
-	const group = "crd.projectcalico.org"
-	return &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: group, Scope: scope,
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, Plural: plural, ListKind: kind + "List"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: &preserve}}}},
-		},
-	}
+	c := crd("crd.projectcalico.org", kind, plural, scope)
+	c.Annotations = nil // only *.k8s.io groups are protected
+	c.Spec.Versions[0].Name = "v1"
+	return c
 }
