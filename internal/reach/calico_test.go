@@ -2,6 +2,7 @@ package reach_test
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -326,4 +327,38 @@ var calicoTargets = append(append([]reach.Target{}, allTargets...),
 func evaluateYAMLTargets(t *testing.T, docs ...string) *reach.Analysis {
 	t.Helper()
 	return evaluateYAMLOn(t, calicoTargets, docs...)
+}
+
+// TestGeneratedCalicoPolicy evaluates the Calico Tier and
+// GlobalNetworkPolicy that `generate` writes (its golden file): they block
+// the metadata addresses against a NetworkPolicy that allows everything,
+// pass the rest on, and leave exempt namespaces alone.
+func TestGeneratedCalicoPolicy(t *testing.T) {
+	b, err := os.ReadFile("../generate/testdata/cluster.golden.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, d := range strings.Split(string(b), "\n---\n") {
+		if strings.Contains(d, "apiVersion: projectcalico.org/v3") {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) != 2 {
+		t.Fatalf("found %d Calico documents in the golden file, want the Tier and the GlobalNetworkPolicy", len(docs))
+	}
+	a := evaluateYAMLTargets(t, append(docs, npAll, adminPod)...)
+	got := map[string]reach.Verdict{}
+	want := map[string]reach.Verdict{imds4: reach.Blocked, imds6: reach.Blocked, dnsUDP: reach.Reachable}
+	for name := range want {
+		got[name] = a.Workloads[0].Results[targetIndexIn(t, a.Targets, name)].Verdict
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("verdicts (-got +want):\n%s", diff)
+	}
+	exempt := strings.ReplaceAll(adminPod, "web", "monitoring")
+	a = evaluateYAMLTargets(t, append(docs, exempt)...)
+	if v := a.Workloads[0].Results[targetIndexIn(t, a.Targets, imds4)].Verdict; v != reach.Reachable {
+		t.Errorf("a pod of an exempt namespace: %s, want Reachable", v)
+	}
 }
