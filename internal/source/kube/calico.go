@@ -2,6 +2,8 @@ package kube
 
 import (
 	"maps"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -40,6 +42,9 @@ func (l *loader) calicoObject(u *unstructured.Unstructured) {
 	if u.GetKind() == "NetworkPolicy" {
 		scope = u.GetNamespace()
 	}
+	if derivedPolicy(u.GetName()) {
+		return
+	}
 	inv, ok := l.readStrict(u, ref, scope)
 	if !ok {
 		return
@@ -57,4 +62,33 @@ func (l *loader) calicoObject(u *unstructured.Unstructured) {
 	l.calico = append(l.calico, inv.CalicoPolicies...)
 	l.tiers = append(l.tiers, inv.CalicoTiers...)
 	l.mu.Unlock()
+}
+
+// derivedPolicy reports whether a Calico policy is Calico's view of a
+// Kubernetes policy (knp.default.<name> for a NetworkPolicy, kanp. and
+// kbanp. for the admin kinds, as libcalico-go names them), which is read
+// as the Kubernetes object itself.
+func derivedPolicy(name string) bool {
+	for _, p := range []string{"knp.default.", "kanp.adminnetworkpolicy.", "kbanp.baselineadminnetworkpolicy."} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// preferAggregated keeps one view of the Calico objects. A cluster with
+// Calico's API server serves the same objects twice: as projectcalico.org/v3
+// and as the crd.projectcalico.org/v1 resources behind it. When any v3
+// object was read, the v1 ones are dropped.
+func preferAggregated(ps []*model.CalicoPolicy, ts []*model.CalicoTier) ([]*model.CalicoPolicy, []*model.CalicoTier) {
+	const v3 = "projectcalico.org/v3"
+	aggregated := slices.ContainsFunc(ps, func(p *model.CalicoPolicy) bool { return p.Ref.APIVersion == v3 }) ||
+		slices.ContainsFunc(ts, func(t *model.CalicoTier) bool { return t.Ref.APIVersion == v3 })
+	if !aggregated {
+		return ps, ts
+	}
+	ps = slices.DeleteFunc(ps, func(p *model.CalicoPolicy) bool { return p.Ref.APIVersion != v3 })
+	ts = slices.DeleteFunc(ts, func(t *model.CalicoTier) bool { return t.Ref.APIVersion != v3 })
+	return ps, ts
 }

@@ -183,6 +183,7 @@ func (l *loader) result() *Result {
 	inv.Unsupported = append(l.stubs, l.unreadableStubs(inv)...)
 	sortRefs(l.admin, func(p *model.AdminPolicy) model.ObjectRef { return p.Ref })
 	inv.AdminPolicies = l.admin
+	l.calico, l.tiers = preferAggregated(l.calico, l.tiers)
 	sortRefs(l.calico, func(p *model.CalicoPolicy) model.ObjectRef { return p.Ref })
 	inv.CalicoPolicies = l.calico
 	sortRefs(l.tiers, func(t *model.CalicoTier) model.ObjectRef { return t.Ref })
