@@ -85,12 +85,15 @@ func (p *Plan) Parts(ctx context.Context, fn func(part *Result) error) error {
 			clusterStubs = append(clusterStubs, s)
 		}
 	}
+	global := base.CalicoPolicies // the index keeps only the global ones
 	return p.index.Each(ctx, func(_ manifest.Group, inv *model.Inventory) error {
 		inv.Nodes = base.Nodes
 		inv.AdminPolicies = base.AdminPolicies
 		inv.NodeConfigs = base.NodeConfigs
 		inv.NodeConfigGaps = base.NodeConfigGaps
 		inv.Unsupported = append(clusterStubs[:len(clusterStubs):len(clusterStubs)], inv.Unsupported...)
+		inv.CalicoPolicies = append(global[:len(global):len(global)], inv.CalicoPolicies...)
+		inv.CalicoTiers = base.CalicoTiers
 		a := reach.Evaluate(inv, p.ev.targets, p.ev.opts...)
 		findings := p.Registry.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: p.ev.keepOpen, Scope: rules.NamespacedRules})
 		warnings := p.Registry.Apply(findings, inv, p.st.cfg)

@@ -137,6 +137,7 @@ spec:
 	}
 	return map[string]Options{
 		"examples": {Paths: []string{"../../examples"}, Cloud: "auto"},
+		"cni":      {Paths: []string{"../source/manifest/testdata/valid-calico.yaml", mixed[0], mixed[1]}, Cloud: "aws"},
 		"synth":    {Paths: []string{synthDir}, Cloud: "all"},
 		"mixed":    {Paths: mixed, Cloud: "aws"},
 		"cycle":    {Paths: []string{cycle, cycle2, mixed[0]}},
@@ -224,6 +225,7 @@ func TestPartsClassifyEveryInventoryField(t *testing.T) {
 		"ServiceAccounts": "group", "Unsupported": "cluster-scoped from the index, namespaced from the group",
 		"Nodes": "index", "AdminPolicies": "index", "NodeConfigs": "index", "NodeConfigGaps": "index",
 		"UnknownKinds": "index only (counted once)", "Incomplete": "index, shared",
+		"CalicoPolicies": "global from the index, namespaced from the group", "CalicoTiers": "index",
 	}
 	typ := reflect.TypeFor[model.Inventory]()
 	for i := range typ.NumField() {

@@ -245,6 +245,12 @@ func (ix *Index) readBatch(ctx context.Context, batch []Group) ([]*model.Invento
 				inv.Unsupported = append(inv.Unsupported, st)
 			}
 		}
+		for _, p := range c.calico {
+			if !p.Global {
+				inv := invs[group(p.Ref.Namespace)]
+				inv.CalicoPolicies = append(inv.CalicoPolicies, p)
+			}
+		}
 		if missing != "" {
 			return nil, fmt.Errorf("%s: the second read found objects of namespace %q, which the first did not place", ix.inputs[files[i]].name, missing)
 		}
@@ -273,6 +279,7 @@ func (c *collected) dropNamespaced(light []*workloadEntry) []*workloadEntry {
 		}
 	}
 	c.stubs = slices.DeleteFunc(c.stubs, func(s *model.PolicyStub) bool { return !s.ClusterScoped })
+	c.calico = slices.DeleteFunc(c.calico, func(p *model.CalicoPolicy) bool { return !p.Global })
 	clear(c.workloads)
 	clear(c.policies)
 	clear(c.accounts)

@@ -81,6 +81,7 @@ func twoPasses(t *testing.T, paths []string, opts func() Options, batch int64) (
 	inv := *ix.Inventory
 	merged.Inventory = &inv
 	inv.Unsupported = slices.Clone(inv.Unsupported)
+	inv.CalicoPolicies = slices.Clone(inv.CalicoPolicies)
 	seen := map[string]bool{}
 	err = ix.Each(context.Background(), func(g Group, part *model.Inventory) error {
 		for _, ns := range g.Namespaces {
@@ -93,6 +94,7 @@ func twoPasses(t *testing.T, paths []string, opts func() Options, batch int64) (
 		inv.NetworkPolicies = append(inv.NetworkPolicies, part.NetworkPolicies...)
 		inv.ServiceAccounts = append(inv.ServiceAccounts, part.ServiceAccounts...)
 		inv.Unsupported = append(inv.Unsupported, part.Unsupported...)
+		inv.CalicoPolicies = append(inv.CalicoPolicies, part.CalicoPolicies...)
 		return nil
 	})
 	if err != nil {
@@ -175,6 +177,15 @@ func byNamespace(inv *model.Inventory) {
 	slices.SortStableFunc(inv.Workloads, func(a, b *model.Workload) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
 	slices.SortStableFunc(inv.NetworkPolicies, func(a, b *model.NetworkPolicy) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
 	slices.SortStableFunc(inv.ServiceAccounts, func(a, b *model.ServiceAccount) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
+	slices.SortStableFunc(inv.CalicoPolicies, func(a, b *model.CalicoPolicy) int {
+		if a.Global != b.Global {
+			if a.Global {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Ref.Namespace, b.Ref.Namespace)
+	})
 	slices.SortStableFunc(inv.Unsupported, func(a, b *model.PolicyStub) int {
 		if a.ClusterScoped != b.ClusterScoped {
 			if a.ClusterScoped {
@@ -197,7 +208,8 @@ func TestIndexClassifiesEveryKind(t *testing.T) {
 	known := map[string]string{
 		"errs": "kept", "marks": "kept", "namespaces": "kept", "declared": "kept", "nodes": "kept",
 		"admin": "kept", "unknown": "kept", "nodeConfigs": "kept", "nodeConfigGaps": "kept",
-		"workloads": "group", "policies": "group", "accounts": "group", "stubs": "both (by ClusterScoped)", "read": "compared by Index.Group",
+		"workloads": "group", "policies": "group", "accounts": "group", "stubs": "both (by ClusterScoped)", "read": "compared by Index.Each",
+		"calico": "both (by Global)", "tiers": "kept",
 	}
 	typ := reflect.TypeFor[collected]()
 	for i := range typ.NumField() {
