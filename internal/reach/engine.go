@@ -20,9 +20,10 @@ type Engine struct {
 	compiled map[*model.NetworkPolicy][]policyVerdict
 	cluster  clusterStubs
 	node     NodeLayer
-	// admin holds the AdminNetworkPolicies by priority, baseline the
-	// BaselineAdminNetworkPolicies; adminCompiled what each one's egress
-	// rules say about each target.
+	// admin holds the AdminNetworkPolicies and Admin-tier
+	// ClusterNetworkPolicies, baseline the BaselineAdminNetworkPolicies and
+	// Baseline-tier ClusterNetworkPolicies, each by priority; adminCompiled
+	// what each one's egress rules say about each target.
 	admin, baseline []*model.AdminPolicy
 	adminCompiled   map[*model.AdminPolicy][]adminVerdict
 	// calico holds the Calico policies by tier (calico.go); nil when the
@@ -61,6 +62,7 @@ func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 		e.adminCompiled[p] = compileAdmin(p, targets)
 	}
 	sortAdmin(e.admin)
+	sortAdmin(e.baseline)
 	e.calico = newCalicoIndex(inv, targets)
 	for _, s := range inv.Unsupported {
 		if !s.ClusterScoped {

@@ -19,7 +19,7 @@ const (
 	classNode
 	classNetworkPolicy
 	classStub
-	classAdminPolicy  // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
+	classAdminPolicy  // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1), ClusterNetworkPolicy (v1alpha2)
 	classCalicoPolicy // Calico NetworkPolicy, GlobalNetworkPolicy (calico.go)
 	classCalicoTier
 )
@@ -71,7 +71,8 @@ var foldedKinds = map[string]bool{
 // classify names the class of a kind; unknown kinds are looked at further
 // by the caller (any kind with a pod template is a workload).
 func classify(apiVersion, kind string) class {
-	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") {
+	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") ||
+		apiVersion == cnpAPIVersion && kind == model.KindClusterNetworkPolicy {
 		return classAdminPolicy
 	}
 	if c, ok := calicoClass(apiVersion, kind); ok {
