@@ -12,19 +12,23 @@ import (
 )
 
 // adminAPIVersion is the version of AdminNetworkPolicy and
-// BaselineAdminNetworkPolicy the engine evaluates; other versions stay
-// stubs.
-const adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+// BaselineAdminNetworkPolicy the engine evaluates, cnpAPIVersion the
+// version of ClusterNetworkPolicy; other versions stay stubs.
+const (
+	adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+	cnpAPIVersion   = "policy.networking.k8s.io/v1alpha2"
+)
 
 // isAdminPolicy reports whether the engine evaluates an object read from
 // the cluster as an admin policy rather than a stub.
 func isAdminPolicy(u *unstructured.Unstructured) bool {
-	k := u.GetKind()
-	return u.GetAPIVersion() == adminAPIVersion && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy")
+	k, v := u.GetKind(), u.GetAPIVersion()
+	return v == adminAPIVersion && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy") ||
+		v == cnpAPIVersion && k == model.KindClusterNetworkPolicy
 }
 
-// adminPolicy reads an AdminNetworkPolicy or BaselineAdminNetworkPolicy
-// with the manifest loader's strict reader, so that both doors read these
+// adminPolicy reads an AdminNetworkPolicy, BaselineAdminNetworkPolicy or
+// ClusterNetworkPolicy with the manifest loader's strict reader, so that both doors read these
 // objects alike. A problem (a field a newer CRD added, a value the CRD
 // should have refused) leaves the object out and every namespace
 // incomplete: the policy may have allowed anything.
