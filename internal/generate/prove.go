@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnpv1alpha2 "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
@@ -50,23 +51,24 @@ const hostNetworkWhy = "uses the host network"
 
 // InProof reports whether Prove applies an artifact: the NetworkPolicies
 // and patches, and the cluster-wide kinds the engine evaluates
-// (AdminNetworkPolicy and BaselineAdminNetworkPolicy).
+// (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy).
 func InProof(a *Artifact) bool {
 	switch a.Group {
 	case GroupNamespace, GroupPatch:
 		return true
 	case GroupCluster:
-		if a.Object == nil || a.Object.GetAPIVersion() != anpv1alpha1.GroupVersion.String() {
+		if a.Object == nil {
 			return false
 		}
-		k := a.Object.GetKind()
-		return k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy"
+		k, v := a.Object.GetKind(), a.Object.GetAPIVersion()
+		return v == anpv1alpha1.GroupVersion.String() && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy") ||
+			v == cnpv1alpha2.GroupVersion.String() && k == model.KindClusterNetworkPolicy
 	}
 	return false
 }
 
-// Prove applies the set's NetworkPolicies, AdminNetworkPolicies and
-// BaselineAdminNetworkPolicies to the inventory, as `kubectl apply` would
+// Prove applies the set's NetworkPolicies and the admin policies InProof
+// names to the inventory, as `kubectl apply` would
 // (a patched or generated policy replaces the one of the same name), and
 // evaluates every workload again. The generated objects are read back from
 // their rendered YAML with the same loader as the scan, so the proof covers

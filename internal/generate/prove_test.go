@@ -85,8 +85,9 @@ spec:
 	}
 }
 
-// TestProveAdminPolicies: the generated AdminNetworkPolicy is part of the
-// proof, so on the examples it closes every pod-network workload by itself
+// TestProveAdminPolicies: the generated AdminNetworkPolicy (and the Admin
+// tier ClusterNetworkPolicy) is part of the proof, so on the examples it
+// closes every pod-network workload by itself
 // (the hostNetwork DaemonSet stays open); the BaselineAdminNetworkPolicy
 // alone leaves open the workloads that NetworkPolicies isolate and allow.
 func TestProveAdminPolicies(t *testing.T) {
@@ -101,6 +102,7 @@ func TestProveAdminPolicies(t *testing.T) {
 	}{
 		{generate.KindANP, []string{"monitoring/node-exporter"}},
 		{generate.KindBANP, []string{"analytics/spark-driver", "monitoring/node-exporter", "storefront/frontend"}},
+		{generate.KindCNP, []string{"monitoring/node-exporter"}},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			o := generate.Options{ClusterKinds: []string{tc.kind}, ExemptNamespaces: []string{"kube-system"}}

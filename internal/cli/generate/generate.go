@@ -221,7 +221,7 @@ func Summarize(w io.Writer, g *Generated) {
 		}
 	}
 	if unproved > 0 {
-		fmt.Fprintln(w, "note: the proof covers NetworkPolicies, AdminNetworkPolicies and BaselineAdminNetworkPolicies; imdsguard does not evaluate ClusterNetworkPolicy, Cilium or Calico policies yet, so a scan reports Unknown where they apply")
+		fmt.Fprintln(w, "note: the proof covers NetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies and ClusterNetworkPolicies; imdsguard does not evaluate Cilium or Calico policies yet, so a scan reports Unknown where they apply")
 	}
 	var gaps []string
 	for _, gp := range p.Open {
