@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
@@ -125,7 +127,7 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 				continue
 			}
 			if r := wr.Results[ti]; r.Verdict != reach.Blocked && open == "" {
-				open = fmt.Sprintf("%s %s: %s", t, r.Verdict, reason(r))
+				open = openWhy(t, r)
 			}
 		}
 		if open == "" {
@@ -159,7 +161,7 @@ func podNetworkOpen(wr *reach.WorkloadResult, targets []reach.Target) string {
 		}
 		for ti, tg := range targets {
 			if r := wr.PerTemplate[t][ti]; !tg.KeepOpen() && r.Verdict != reach.Blocked {
-				return fmt.Sprintf("%s %s: %s", tg, r.Verdict, reason(r))
+				return openWhy(tg, r)
 			}
 		}
 	}
@@ -216,6 +218,16 @@ func refs(ps []*model.NetworkPolicy) string {
 	}
 	sort.Strings(s)
 	return strings.Join(s, ",")
+}
+
+// openWhy says why a target stays open, and how to close it when no
+// NetworkPolicy can: an admin policy's Allow let it out.
+func openWhy(t reach.Target, r reach.Result) string {
+	why := fmt.Sprintf("%s %s: %s", t, r.Verdict, reason(r))
+	if advice := rules.AdminAllowAdvice(r, []netip.Addr{t.Addr}); advice != "" {
+		why += ". " + advice
+	}
+	return why
 }
 
 func reason(r reach.Result) string {

@@ -55,6 +55,16 @@ spec:
   policyTypes: [Egress]
   egress: [{to: [{ipBlock: {cidr: '::/0', except: ['::ffff:0:0/96']}}]}]
 `, false, "may allow it, depending on the CNI"},
+		{"pod-network pod let out by a ClusterNetworkPolicy", `---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: allow-imds}
+spec:
+  tier: Admin
+  priority: 5
+  subject: {namespaces: {}}
+  egress: [{action: Accept, to: [{networks: [169.254.169.254/32]}]}]
+`, false, "let out by ClusterNetworkPolicy allow-imds egress rule 0, an admin policy rule that is decided before every NetworkPolicy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := filepath.Join(t.TempDir(), "c.yaml")

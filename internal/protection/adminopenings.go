@@ -10,6 +10,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/rules"
 )
 
 // GuardedSubjects returns the guarded namespaces, sorted by name, whose
@@ -79,12 +80,4 @@ func namespaceList(nss []string) string {
 // AdminFixHint says how to close an Allow or Accept rule of an admin
 // policy that re-opens metadata: the rule is decided before every
 // NetworkPolicy, so only the admin policies themselves can close it.
-func AdminFixHint(deny []netip.Prefix) string {
-	nets := make([]string, len(deny))
-	for i, p := range deny {
-		nets[i] = p.String()
-	}
-	return fmt.Sprintf("add a Deny rule whose networks are the metadata addresses (%s) above the rule, in this policy or in an admin policy "+
-		"of higher precedence (a lower priority value), or narrow the rule's networks so that none contains a metadata address; "+
-		"to let one workload through, select only a namespace that opted out", strings.Join(nets, ", "))
-}
+func AdminFixHint(deny []netip.Prefix) string { return rules.AdminDenyAdvice(deny) }

@@ -25,15 +25,19 @@ func metadataTargets(a *reach.Analysis) []int {
 // appendAllowers appends the rules that allowed a result to out.
 func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {
-		if s.Decision != reach.Allow || s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCalico {
+		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCalico && s.Layer != reach.LayerAdmin) {
 			continue
+		}
+		what := " allows it: "
+		if s.Layer == reach.LayerAdmin {
+			what = " allows it, ahead of every NetworkPolicy: "
 		}
 		for _, ref := range s.Rules {
 			if ref.Rule < 0 {
 				continue // a Calico step after every tier passed names no rule
 			}
 			out = append(out, Location{Object: ref.Policy, Source: ref.Source,
-				Note: "egress rule " + strconv.Itoa(ref.Rule) + " allows it: " + ref.Why})
+				Note: "egress rule " + strconv.Itoa(ref.Rule) + what + ref.Why})
 		}
 	}
 	return out
