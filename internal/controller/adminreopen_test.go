@@ -3,8 +3,6 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,26 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/imdsguard/imdsguard/internal/protection"
 	"github.com/imdsguard/imdsguard/internal/testenv"
 )
-
-// installCNPCRD installs the ClusterNetworkPolicy CRD hack/crds.sh fetched
-// (IMDSGUARD_CRDS overrides the directory).
-func installCNPCRD(t *testing.T, env *testenv.Env) {
-	t.Helper()
-	dir := os.Getenv("IMDSGUARD_CRDS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".cache", "crds")
-	}
-	path := filepath.Join(dir, "policy.networking.k8s.io_clusternetworkpolicies.yaml")
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{path}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatalf("installing the ClusterNetworkPolicy CRD: %v (run hack/crds.sh or set IMDSGUARD_CRDS)", err)
-	}
-}
 
 // createAdmin creates an admin policy written in YAML, deleted when the
 // test ends.
@@ -61,8 +44,7 @@ func createAdmin(t *testing.T, env *testenv.Env, resource, version, doc string) 
 // not, until that namespace opts back in. Neither policy is edited.
 func TestAdminPolicyReopensMetadata(t *testing.T) {
 	env := testenv.Get(t)
-	installANPCRD(t, env)
-	installCNPCRD(t, env)
+	env.InstallUpstreamCRDs(t, "policy.networking.k8s.io_adminnetworkpolicies.yaml", "policy.networking.k8s.io_clusternetworkpolicies.yaml")
 	ctx := context.Background()
 	optOut := map[string]string{"imdsguard.io/metadata-access": "allow"}
 	createNamespace(t, env, "adm-app", nil, nil)

@@ -170,19 +170,26 @@ func TestAdminPolicies(t *testing.T) {
 			} else {
 				docs = append(docs, adminPod)
 			}
-			a := evaluateYAML(t, docs...)
-			res := a.Workloads[0].Results
-			if diff := cmp.Diff(verdicts(res, tt.want), tt.want); diff != "" {
-				t.Errorf("verdicts (-got +want):\n%s", diff)
-			}
-			var layers []string
-			for _, s := range res[targetIndex(t, imds4)].Trace {
-				layers = append(layers, string(s.Layer)+":"+string(s.Decision))
-			}
-			if got := strings.Join(layers, " > "); got != tt.layers {
-				t.Errorf("trace layers for %s:\n got %s\nwant %s", imds4, got, tt.layers)
-			}
+			checkVerdicts(t, docs, tt.want, tt.layers)
 		})
+	}
+}
+
+// checkVerdicts evaluates YAML documents holding one workload and checks
+// its verdicts for the targets in want, and the layers and decisions of
+// its IPv4 IMDS trace ("AdminNetworkPolicy:deny > ...").
+func checkVerdicts(t *testing.T, docs []string, want map[string]reach.Verdict, layers string) {
+	t.Helper()
+	res := evaluateYAML(t, docs...).Workloads[0].Results
+	if diff := cmp.Diff(verdicts(res, want), want); diff != "" {
+		t.Errorf("verdicts (-got +want):\n%s", diff)
+	}
+	var got []string
+	for _, s := range res[targetIndex(t, imds4)].Trace {
+		got = append(got, string(s.Layer)+":"+string(s.Decision))
+	}
+	if g := strings.Join(got, " > "); g != layers {
+		t.Errorf("trace layers for %s:\n got %s\nwant %s", imds4, g, layers)
 	}
 }
 

@@ -145,20 +145,7 @@ func TestClusterNetworkPolicies(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := evaluateYAML(t, append(tt.docs, adminPod)...)
-			res := a.Workloads[0].Results
-			if diff := cmp.Diff(verdicts(res, tt.want), tt.want); diff != "" {
-				t.Errorf("verdicts (-got +want):\n%s", diff)
-			}
-			var layers []string
-			for _, s := range res[targetIndex(t, imds4)].Trace {
-				layers = append(layers, string(s.Layer)+":"+string(s.Decision))
-			}
-			if got := strings.Join(layers, " > "); got != tt.layers {
-				t.Errorf("trace layers for %s:\n got %s\nwant %s", imds4, got, tt.layers)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkVerdicts(t, append(tt.docs, adminPod), tt.want, tt.layers) })
 	}
 }
 

@@ -2,8 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,34 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/imdsguard/imdsguard/internal/protection"
 	"github.com/imdsguard/imdsguard/internal/testenv"
 	"github.com/imdsguard/imdsguard/internal/webhook"
 )
-
-// installAdminCRDs installs the AdminNetworkPolicy and ClusterNetworkPolicy
-// CRDs hack/crds.sh fetched (IMDSGUARD_CRDS overrides the directory).
-func installAdminCRDs(t *testing.T, env *testenv.Env) {
-	t.Helper()
-	dir := os.Getenv("IMDSGUARD_CRDS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".cache", "crds")
-	}
-	var paths []string
-	for _, f := range []string{"policy.networking.k8s.io_adminnetworkpolicies.yaml", "policy.networking.k8s.io_clusternetworkpolicies.yaml"} {
-		p := filepath.Join(dir, f)
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%v: run hack/crds.sh (or set IMDSGUARD_CRDS)", err)
-		}
-		paths = append(paths, p)
-	}
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true}); err != nil {
-		t.Fatalf("installing the admin policy CRDs: %v", err)
-	}
-}
 
 // adminObject decodes one policy written in YAML.
 func adminObject(t *testing.T, doc string) *unstructured.Unstructured {
@@ -59,7 +35,7 @@ func adminObject(t *testing.T, doc string) *unstructured.Unstructured {
 // are admitted.
 func TestWebhookAdminPolicies(t *testing.T) {
 	env := testenv.Get(t)
-	installAdminCRDs(t, env)
+	env.InstallUpstreamCRDs(t, "policy.networking.k8s.io_adminnetworkpolicies.yaml", "policy.networking.k8s.io_clusternetworkpolicies.yaml")
 	s := serve(t, env, protection.Enforce, webhook.CertOptions{})
 	ctx := context.Background()
 	ensureNamespace(t, env, "wh-admin-app", nil, nil)

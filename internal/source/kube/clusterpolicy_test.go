@@ -2,35 +2,17 @@ package kube_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/source/kube"
 	"github.com/imdsguard/imdsguard/internal/testenv"
 )
-
-// upstreamCRD returns the path of a CRD hack/crds.sh fetched
-// (IMDSGUARD_CRDS overrides the directory).
-func upstreamCRD(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("IMDSGUARD_CRDS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", ".cache", "crds")
-	}
-	path := filepath.Join(dir, name)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%v: run hack/crds.sh (or set IMDSGUARD_CRDS)", err)
-	}
-	return path
-}
 
 // TestClusterNetworkPolicyLive reads ClusterNetworkPolicies of both tiers
 // from a cluster that serves the upstream v1alpha2 CRD: the Admin tier's
@@ -40,10 +22,7 @@ func upstreamCRD(t *testing.T, name string) string {
 func TestClusterNetworkPolicyLive(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
-		Paths: []string{upstreamCRD(t, "policy.networking.k8s.io_clusternetworkpolicies.yaml")}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatal(err)
-	}
+	env.InstallUpstreamCRDs(t, "policy.networking.k8s.io_clusternetworkpolicies.yaml")
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		_, err := env.Clientset.Discovery().ServerResourcesForGroupVersion("policy.networking.k8s.io/v1alpha2")
 		return err == nil, nil

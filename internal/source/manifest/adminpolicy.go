@@ -227,11 +227,7 @@ func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bo
 			r.To = append(r.To, p)
 		}
 	}
-	if o.cnp() {
-		r.Ports = o.cnpProtocols(m, path)
-	} else {
-		r.Ports = o.adminPorts(m, path)
-	}
+	r.Ports = o.adminPorts(m, path)
 	o.checkNamedPorts(&r, m, path)
 	return r
 }
@@ -384,25 +380,29 @@ func (o *object) checkListSize(f *field, path string, n int) {
 	}
 }
 
-// adminPorts reads a rule's ports: absent means every port; when present
-// it has 1 to 100 entries.
+// adminPorts reads a rule's ports (protocols in v1alpha2): absent means
+// every port; when present it has 1 to 100 (v1alpha2: 25) entries.
 func (o *object) adminPorts(rule *mapping, path string) []model.Port {
 	w := o.w
-	path = join(path, "ports")
-	f := rule.get("ports")
+	key, item := "ports", o.adminPort
+	if o.cnp() {
+		key, item = "protocols", o.cnpProtocol
+	}
+	path = join(path, key)
+	f := rule.get(key)
 	if f == nil || isNull(w.resolve(f.v)) {
 		return nil
 	}
 	items := w.seq(f.v, path)
-	switch {
+	switch limit := o.adminMaxItems(); {
 	case len(items) == 0:
-		w.failf(f.k, path, "must have at least one item (leave ports out for every port)")
-	case len(items) > maxAdminRules:
-		w.failf(f.k, path, "at most %d items allowed, got %d", maxAdminRules, len(items))
+		w.failf(f.k, path, "must have at least one item (leave %s out for every port)", key)
+	case len(items) > limit:
+		w.failf(f.k, path, "at most %d items allowed, got %d", limit, len(items))
 	}
 	out := make([]model.Port, 0, len(items))
 	for i, n := range items {
-		out = append(out, o.adminPort(n, index(path, i)))
+		out = append(out, item(n, index(path, i)))
 	}
 	return out
 }

@@ -8,8 +8,8 @@ import (
 
 // The v1alpha2 ClusterNetworkPolicy is read by the admin policy reader
 // (adminpolicy.go): its subject and peers are v1alpha1's. What differs is
-// read here: the tier, the limits, and the ports, which v1alpha2 writes as
-// protocols.
+// read here: the tier, the limits, and each port, which v1alpha2 writes as
+// a protocols entry.
 
 // cnp reports whether the object is a v1alpha2 ClusterNetworkPolicy.
 func (o *object) cnp() bool { return o.ref.Kind == model.KindClusterNetworkPolicy }
@@ -35,30 +35,6 @@ func (o *object) cnpTier(spec *mapping) bool {
 		o.w.failf(spec.value("tier"), "spec.tier", "unsupported value %q (want \"Admin\" or \"Baseline\")", t)
 		return false
 	}
-}
-
-// cnpProtocols reads a rule's protocols: absent means every port and
-// protocol; when present it has 1 to 25 entries, each exactly one of tcp,
-// udp, sctp and destinationNamedPort.
-func (o *object) cnpProtocols(rule *mapping, path string) []model.Port {
-	w := o.w
-	path = join(path, "protocols")
-	f := rule.get("protocols")
-	if f == nil || isNull(w.resolve(f.v)) {
-		return nil
-	}
-	items := w.seq(f.v, path)
-	switch {
-	case len(items) == 0:
-		w.failf(f.k, path, "must have at least one item (leave protocols out for every port)")
-	case len(items) > maxCNPItems:
-		w.failf(f.k, path, "at most %d items allowed, got %d", maxCNPItems, len(items))
-	}
-	out := make([]model.Port, 0, len(items))
-	for i, n := range items {
-		out = append(out, o.cnpProtocol(n, index(path, i)))
-	}
-	return out
 }
 
 // cnpProtocols maps the protocol fields to the protocol they match.
