@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
@@ -243,6 +244,13 @@ func evaluateYAML(t *testing.T, docs ...string) *reach.Analysis {
 // evaluateYAMLOn is evaluateYAML for other targets.
 func evaluateYAMLOn(t *testing.T, targets []reach.Target, docs ...string) *reach.Analysis {
 	t.Helper()
+	return reach.Evaluate(loadYAML(t, docs...), targets)
+}
+
+// loadYAML loads YAML documents through the manifest loader; only the
+// documents that are meant to be broken may fail.
+func loadYAML(t *testing.T, docs ...string) *model.Inventory {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "in.yaml")
 	if err := os.WriteFile(file, []byte(strings.Join(docs, "\n---\n")), 0o644); err != nil {
 		t.Fatal(err)
@@ -253,5 +261,5 @@ func evaluateYAMLOn(t *testing.T, targets []reach.Target, docs ...string) *reach
 			t.Fatalf("loading: %s", e)
 		}
 	}
-	return reach.Evaluate(res.Inventory, targets)
+	return res.Inventory
 }

@@ -34,7 +34,7 @@ func gnp(name, spec string, rules ...string) string {
 }
 
 // cnp writes a Calico NetworkPolicy in namespace web.
-func cnp(name, spec string, rules ...string) string {
+func calicoNP(name, spec string, rules ...string) string {
 	if spec != "" {
 		spec += ", "
 	}
@@ -123,19 +123,19 @@ func TestCalicoPolicies(t *testing.T) {
 		},
 		{
 			name:   "a Calico policy at order 500 comes before Kubernetes NetworkPolicy (order 1000)",
-			docs:   []string{cnp("deny-imds", "order: 500", cDenyIMDS), npAll},
+			docs:   []string{calicoNP("deny-imds", "order: 500", cDenyIMDS), npAll},
 			want:   map[string]reach.Verdict{imds4: reach.Blocked, dnsUDP: reach.Reachable},
 			layers: "CalicoPolicy:deny",
 		},
 		{
 			name:   "a Calico policy at order 2000 comes after Kubernetes NetworkPolicy",
-			docs:   []string{cnp("deny-imds", "order: 2000", cDenyIMDS), npAll},
+			docs:   []string{calicoNP("deny-imds", "order: 2000", cDenyIMDS), npAll},
 			want:   map[string]reach.Verdict{imds4: reach.Reachable},
 			layers: "CalicoPolicy:allow",
 		},
 		{
 			name:   "a NetworkPolicy with no rule for the target leaves it to the next policy",
-			docs:   []string{cnp("allow-dns", "order: 2000", "{action: Allow, protocol: UDP, destination: {ports: [53]}}"), npDeny},
+			docs:   []string{calicoNP("allow-dns", "order: 2000", "{action: Allow, protocol: UDP, destination: {ports: [53]}}"), npDeny},
 			want:   map[string]reach.Verdict{imds4: reach.Blocked, dnsUDP: reach.Reachable},
 			layers: "CalicoPolicy:deny",
 		},
@@ -189,19 +189,19 @@ func TestCalicoPolicies(t *testing.T) {
 		},
 		{
 			name:   "serviceAccountSelector by name",
-			docs:   []string{cnp("deny", "serviceAccountSelector: \"projectcalico.org/name == 'default'\"", cDenyIMDS, cPass)},
+			docs:   []string{calicoNP("deny", "serviceAccountSelector: \"projectcalico.org/name == 'default'\"", cDenyIMDS, cPass)},
 			want:   map[string]reach.Verdict{imds4: reach.Blocked},
 			layers: "CalicoPolicy:deny",
 		},
 		{
 			name:   "serviceAccountSelector on a label imdsguard does not read",
-			docs:   []string{cnp("deny", "serviceAccountSelector: \"role == 'x'\"", cDenyIMDS, cPass)},
+			docs:   []string{calicoNP("deny", "serviceAccountSelector: \"role == 'x'\"", cDenyIMDS, cPass)},
 			want:   map[string]reach.Verdict{imds4: reach.Unknown, dnsUDP: reach.Reachable},
 			layers: "CalicoPolicy:unknown > CalicoPolicy:allow",
 		},
 		{
 			name:   "a Calico NetworkPolicy of another namespace",
-			docs:   []string{strings.Replace(cnp("deny", "", cDenyIMDS), "namespace: web", "namespace: other", 1)},
+			docs:   []string{strings.Replace(calicoNP("deny", "", cDenyIMDS), "namespace: web", "namespace: other", 1)},
 			want:   map[string]reach.Verdict{imds4: reach.Reachable},
 			layers: "NetworkPolicy:no-opinion",
 		},
@@ -268,7 +268,7 @@ func TestCalicoPolicies(t *testing.T) {
 		},
 		{
 			name:   "a namespaced Calico policy leaves host-network pods alone",
-			docs:   []string{cnp("deny-imds", "", cDenyIMDS)},
+			docs:   []string{calicoNP("deny-imds", "", cDenyIMDS)},
 			pod:    strings.Replace(adminPod, "spec: {containers:", "spec: {hostNetwork: true, containers:", 1),
 			want:   map[string]reach.Verdict{imds4: reach.Reachable},
 			layers: "hostNetwork:allow",
