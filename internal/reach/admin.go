@@ -233,10 +233,10 @@ func (pe *podEval) adminChain(sel []adminSel, cnp bool, ti int) (out outcome, ru
 		if s.p.ClusterNetworkPolicy() != cnp {
 			continue
 		}
-		if started && s.p.Priority != prio {
-			if !groupNone {
-				return out, rules, acts
-			}
+		if started && s.p.Priority != prio && !groupNone {
+			// Every way through the priority before ends in a decision, so
+			// later priorities are never reached.
+			return out, rules, acts
 		}
 		started, prio = true, s.p.Priority
 		v := pe.e.adminCompiled[s.p][ti]
