@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(GO) build -o bin/imdsguard ./cmd/imdsguard
+	$(GO) build -o bin/imdsguard-proxy ./cmd/imdsguard-proxy
 
 # Run the main job on the bundled examples. Exit code 1 means findings, as expected.
 demo:

@@ -2,7 +2,9 @@
 # The proxy's performance run (docs/performance.md, "Metadata proxy"): in one
 # run, wrk drives the same safe path on loopback three ways:
 #   direct  straight to a fake metadata service (hack/fakeimds);
-#   proxy   through `imdsguard proxy` (no redirection: loopback only);
+#   proxy   through the proxy (cmd/imdsguard-proxy, what the DaemonSet runs;
+#           `imdsguard proxy` is the same code in the full binary), with no
+#           redirection: loopback only;
 #   nginx   through nginx (Debian's nginx-light) as a plain reverse proxy.
 # Bounded: DURATION seconds per target (default 10) after a 2 s warm-up, at
 # CONNS connections (default 64) and 2 wrk threads. Every process it starts
@@ -26,7 +28,7 @@ fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 
 mkdir -p bin
-go build -o bin/imdsguard ./cmd/imdsguard
+go build -o bin/imdsguard-proxy ./cmd/imdsguard-proxy
 go build -o bin/fakeimds ./hack/fakeimds
 work="$(mktemp -d)"
 pids=()
@@ -37,8 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin/fakeimds -listen "$UP" 2>"$work/fake.log" & pids+=($!)
-bin/imdsguard proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
+bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
+bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
   --metrics-bind-address 0 --log-level error 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
@@ -56,7 +58,7 @@ http {
   }
 }
 CONF
-"$NGINX_BIN" -c "$work/nginx.conf" -p "$work" & pids+=($!)
+"$NGINX_BIN" -c "$work/nginx.conf" -p "$work" & nginx_pid=$!; pids+=($nginx_pid)
 
 for addr in "$UP" "$PROXY" "$NGINX"; do
   for _ in $(seq 50); do
@@ -66,17 +68,39 @@ for addr in "$UP" "$PROXY" "$NGINX"; do
   curl -fsS -o /dev/null -H 'Host: 169.254.169.254' "http://$addr$PATH_"
 done
 
-run() { # name addr
-  wrk -t2 -c"$CONNS" -d2s -H 'Host: 169.254.169.254' "http://$2$PATH_" >/dev/null
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: 169.254.169.254' "http://$2$PATH_" >"$work/$1.wrk"
-  awk -v name="$1" '
+idle_rss="$(awk '/VmRSS/ {print $2, $3}' "/proc/$proxy_pid/status")"
+
+# ticks PID...: CPU time (user + system) the processes have used, in clock
+# ticks.
+ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+hz="$(getconf CLK_TCK)"
+run() { # name addr middle-pids...
+  local name="$1" addr="$2"; shift 2
+  wrk -t2 -c"$CONNS" -d2s -H 'Host: 169.254.169.254' "http://$addr$PATH_" >/dev/null
+  local up0 mid0 up1 mid1
+  up0="$(ticks "$fake_pid")" mid0="$(ticks "$@")"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: 169.254.169.254' "http://$addr$PATH_" >"$work/$name.wrk"
+  up1="$(ticks "$fake_pid")" mid1="$(ticks "$@")"
+  # CPU per request is steadier than req/s on a shared machine: it does not
+  # depend on how much of the cores the run got.
+  awk -v name="$name" -v hz="$hz" -v up=$((up1 - up0)) -v mid=$((mid1 - mid0)) -v hasmid=$# '
+    /requests in/ {n=$1}
     /Requests\/sec/ {rps=$2}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     /Non-2xx/ {bad=$NF}
-    END {printf "%-7s %10s req/s  p50 %8s  p99 %8s%s\n", name, rps, p50, p99, (bad ? "  NON-2XX " bad : "")}' "$work/$1.wrk"
+    END {
+      cpu = sprintf("upstream %5.1f us/req", up * 1e6 / hz / n)
+      if (hasmid) cpu = cpu sprintf(", %s %5.1f us/req", name, mid * 1e6 / hz / n)
+      printf "%-7s %10s req/s  p50 %8s  p99 %8s  CPU: %s%s\n", name, rps, p50, p99, cpu, (bad ? "  NON-2XX " bad : "")
+    }' "$work/$name.wrk"
 }
 echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores"
 run direct "$UP"
-run proxy "$PROXY"
-run nginx "$NGINX"
-echo "imdsguard proxy RSS: peak $(awk '/VmHWM/ {print $2, $3}' /proc/$proxy_pid/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$proxy_pid/status)"
+run proxy "$PROXY" "$proxy_pid"
+# nginx's master forks the workers that do the work.
+run nginx "$NGINX" "$nginx_pid" $(pgrep -P "$nginx_pid")
+echo "imdsguard-proxy RSS: started $idle_rss, peak $(awk '/VmHWM/ {print $2, $3}' /proc/$proxy_pid/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$proxy_pid/status)"

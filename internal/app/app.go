@@ -2,14 +2,13 @@ package app
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 
 	"github.com/spf13/cobra"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/cli/command"
 	"github.com/imdsguard/imdsguard/internal/cli/controller"
 	"github.com/imdsguard/imdsguard/internal/cli/explain"
 	"github.com/imdsguard/imdsguard/internal/cli/fix"
@@ -34,19 +33,7 @@ func Main() {
 func Run(ctx context.Context, s cli.Streams, args []string) int {
 	root := NewCommand(s)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
-	}
-	var exit *cli.ExitError
-	if errors.As(err, &exit) {
-		if exit.Err != nil {
-			fmt.Fprintln(s.ErrOut, "imdsguard:", exit.Err)
-		}
-		return exit.Code
-	}
-	fmt.Fprintln(s.ErrOut, "imdsguard:", err)
-	return cli.ExitUsage
+	return command.ExitCode(s, "imdsguard", root.ExecuteContext(ctx))
 }
 
 // NewCommand builds the root command.

@@ -64,8 +64,7 @@ type Scanned struct {
 // ScanAll is Scan for commands that report several clusters: one result per
 // cluster, in the order of --contexts (sorted for --all-contexts).
 func (f *InputFlags) ScanAll(ctx context.Context, s Streams, paths []string, version string) ([]Scanned, error) {
-	o := scan.Options{Paths: paths, Stdin: s.In, Cloud: f.Cloud, ExtraEndpoints: f.Endpoints,
-		ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, MaxDocumentBytes: f.MaxDocumentBytes, Version: version}
+	o := f.options(s, paths, version)
 	if f.fs == nil || !f.Kube.live(f.fs) {
 		if len(paths) == 0 {
 			return nil, &ExitError{Code: ExitUsage, Err: errors.New("no input: give files, directories or - for stdin, or a cluster with -A, -n, --context or --kubeconfig")}
@@ -80,6 +79,47 @@ func (f *InputFlags) ScanAll(ctx context.Context, s Streams, paths []string, ver
 		return nil, &ExitError{Code: ExitUsage, Err: errors.New("give files or a cluster, not both")}
 	}
 	return f.scanClusters(ctx, s, o)
+}
+
+// Streamable reports whether a scan with these flags can be evaluated one
+// group of namespaces at a time (scan.Plan): files, not a live cluster.
+func (f *InputFlags) Streamable() bool { return !f.Live() }
+
+// Prepare runs the first pass of a streamed scan of files and prints its
+// input errors; unless --keep-going is set they stop the command. Warnings
+// are known only once the plan is rendered: print them with PrintWarnings.
+func (f *InputFlags) Prepare(ctx context.Context, s Streams, paths []string, version string) (*scan.Plan, error) {
+	if len(paths) == 0 {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.New("no input: give files, directories or - for stdin, or a cluster with -A, -n, --context or --kubeconfig")}
+	}
+	p, err := scan.Prepare(ctx, f.options(s, paths, version))
+	var ue *scan.UsageError
+	if errors.As(err, &ue) {
+		return nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.InputErrors) > 0 {
+		printInputErrors(s.ErrOut, p.Result)
+		if !f.KeepGoing {
+			_ = p.Close()
+			return nil, &ExitError{Code: ExitInput, Err: fmt.Errorf("%d input error(s); no verdicts reported (use --keep-going to report the rest as Unknown)", len(p.InputErrors))}
+		}
+	}
+	return p, nil
+}
+
+// PrintWarnings prints a scan's warnings.
+func PrintWarnings(s Streams, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(s.ErrOut, "warning:", w)
+	}
+}
+
+func (f *InputFlags) options(s Streams, paths []string, version string) scan.Options {
+	return scan.Options{Paths: paths, Stdin: s.In, Cloud: f.Cloud, ExtraEndpoints: f.Endpoints,
+		ConfigFile: f.Config, NodeProfiles: f.NodeProfiles, MaxDocumentBytes: f.MaxDocumentBytes, Version: version}
 }
 
 // run runs one scan and reports its warnings and input errors.
@@ -98,9 +138,7 @@ func (f *InputFlags) run(ctx context.Context, s Streams, o scan.Options) (*scan.
 // report prints a scan's warnings and input errors; unless --keep-going is
 // set, input errors stop the command.
 func (f *InputFlags) report(s Streams, res *scan.Result) error {
-	for _, w := range res.Warnings {
-		fmt.Fprintln(s.ErrOut, "warning:", w)
-	}
+	PrintWarnings(s, res.Warnings)
 	if len(res.InputErrors) > 0 {
 		printInputErrors(s.ErrOut, res)
 		if !f.KeepGoing {

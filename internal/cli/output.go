@@ -57,12 +57,22 @@ func (f *OutputFlags) Parse() (*Output, error) {
 
 // Render writes the documents to the chosen output in the chosen format.
 func (o *Output) Render(s Streams, docs []report.ClusterDocument, verbose bool) error {
+	return o.Write(s, verbose, func(w io.Writer, f report.Format, ro report.Options) error {
+		return report.RenderClusters(w, docs, f, ro)
+	})
+}
+
+// Format is the chosen format.
+func (o *Output) Format() report.Format { return o.format }
+
+// Write opens the chosen output and has render write the report to it.
+func (o *Output) Write(s Streams, verbose bool, render func(io.Writer, report.Format, report.Options) error) error {
 	out, closeOut, err := openOutput(s, o.flags.Output)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	color := o.flags.Color == "always" || (o.flags.Color == "auto" && o.flags.Output == "" && IsTerminal(s.Out) && os.Getenv("NO_COLOR") == "")
-	if err := report.RenderClusters(out, docs, o.format, report.Options{Color: color, Verbose: verbose}); err != nil {
+	if err := render(out, o.format, report.Options{Color: color, Verbose: verbose}); err != nil {
 		_ = closeOut()
 		return err
 	}

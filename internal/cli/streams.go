@@ -1,46 +1,42 @@
 package cli
 
 import (
-	"fmt"
 	"io"
-	"os"
 
-	"golang.org/x/term"
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+
+	"github.com/imdsguard/imdsguard/internal/cli/command"
 )
 
-// Streams are a command's standard input, output and error.
-type Streams struct {
-	In     io.Reader
-	Out    io.Writer
-	ErrOut io.Writer
-}
+// The basics every command shares live in package command, which the
+// proxy's own binary links without the scanners; these names keep the
+// subcommands' spelling.
 
-// IsTerminal reports whether w is a terminal.
-func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+// Streams are a command's standard input, output and error.
+type Streams = command.Streams
+
+// ExitError ends a command with an exit code. Err, when set, is printed.
+type ExitError = command.ExitError
 
 // Exit codes.
 const (
-	ExitClean    = 0
-	ExitFindings = 1
-	ExitUsage    = 2
-	// ExitInput is the same code as usage errors: the input was wrong.
-	ExitInput = 2
+	ExitClean    = command.ExitClean
+	ExitFindings = command.ExitFindings
+	ExitUsage    = command.ExitUsage
+	ExitInput    = command.ExitInput
 )
 
-// ExitError ends a command with an exit code. Err, when set, is printed.
-type ExitError struct {
-	Code int
-	Err  error
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool { return command.IsTerminal(w) }
+
+// RESTConfig loads the kubeconfig the way kubectl does, falling back to
+// the in-cluster config.
+func RESTConfig(kubeconfig, context string) (*rest.Config, error) {
+	return command.RESTConfig(kubeconfig, context)
 }
 
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
+// NewLogger writes structured logs to the command's stderr.
+func NewLogger(s Streams, format, level string) (logr.Logger, error) {
+	return command.NewLogger(s, format, level)
 }
-
-func (e *ExitError) Unwrap() error { return e.Err }

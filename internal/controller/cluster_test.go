@@ -3,8 +3,6 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/imdsguard/imdsguard/internal/controller"
 	"github.com/imdsguard/imdsguard/internal/generate"
@@ -22,21 +19,10 @@ import (
 	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
-// installANPCRD installs the AdminNetworkPolicy CRD hack/crds.sh fetched
-// (IMDSGUARD_CRDS overrides the directory).
+// installANPCRD installs the AdminNetworkPolicy CRD hack/crds.sh fetched.
 func installANPCRD(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	dir := os.Getenv("IMDSGUARD_CRDS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".cache", "crds")
-	}
-	path := filepath.Join(dir, "policy.networking.k8s.io_adminnetworkpolicies.yaml")
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%v: run hack/crds.sh (or set IMDSGUARD_CRDS)", err)
-	}
-	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: []string{path}, ErrorIfPathMissing: true}); err != nil {
-		t.Fatalf("installing the AdminNetworkPolicy CRD: %v", err)
-	}
+	env.InstallUpstreamCRDs(t, "policy.networking.k8s.io_adminnetworkpolicies.yaml")
 }
 
 // TestClusterWideAdminNetworkPolicy runs the controller with

@@ -178,6 +178,16 @@ func New(o Options) (manager.Manager, *Metrics, error) {
 	if err := r.SetupWithManager(mgr, o.Concurrency); err != nil {
 		return nil, nil, err
 	}
+	kinds, err := servedAdminKinds(mgr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(kinds) > 0 {
+		ar := &AdminReopeningReconciler{Client: mgr.GetClient(), Recorder: r.Recorder, Policy: &policy, Metrics: metrics, Kinds: kinds}
+		if err := ar.SetupWithManager(mgr); err != nil {
+			return nil, nil, err
+		}
+	}
 	if r.ClusterWide {
 		cr := &ClusterReconciler{Client: mgr.GetClient(), Recorder: r.Recorder, Policy: &policy, Metrics: metrics}
 		if err := cr.SetupWithManager(mgr); err != nil {

@@ -22,6 +22,10 @@ type Metrics struct {
 	// ReopeningRules counts the egress rules that open a metadata target,
 	// by namespace.
 	ReopeningRules *prometheus.GaugeVec
+	// AdminReopeningRules counts the Allow or Accept rules of each admin
+	// policy that open a metadata target for guarded namespaces, by kind
+	// and name.
+	AdminReopeningRules *prometheus.GaugeVec
 	// ExposedWorkloads counts the pods of guarded namespaces that can reach
 	// a metadata target, by namespace and cause.
 	ExposedWorkloads *prometheus.GaugeVec
@@ -53,6 +57,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Managed NetworkPolicies restored, by cause: deleted or edited."}, []string{"cause"}),
 		ReopeningRules: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "imdsguard_reopening_rules",
 			Help: "Egress rules of NetworkPolicies in guarded namespaces that open a metadata address."}, []string{"namespace"}),
+		AdminReopeningRules: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "imdsguard_admin_reopening_rules",
+			Help: "Allow or Accept rules of AdminNetworkPolicies and Admin-tier ClusterNetworkPolicies that open a metadata address for pods of guarded namespaces, by kind and name."}, []string{"kind", "name"}),
 		ExposedWorkloads: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "imdsguard_exposed_workloads",
 			Help: "Pods in guarded namespaces that can reach a metadata address, by cause: host_network, reopened, unprotected."}, []string{"namespace", "cause"}),
 		ReconcileDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "imdsguard_reconcile_duration_seconds",
@@ -65,6 +71,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.OptOuts, err = register(reg, m.OptOuts, err)
 	m.Restores, err = register(reg, m.Restores, err)
 	m.ReopeningRules, err = register(reg, m.ReopeningRules, err)
+	m.AdminReopeningRules, err = register(reg, m.AdminReopeningRules, err)
 	m.ExposedWorkloads, err = register(reg, m.ExposedWorkloads, err)
 	m.ReconcileDuration, err = register(reg, m.ReconcileDuration, err)
 	m.WebhookDecisions, err = register(reg, m.WebhookDecisions, err)

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
 	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnpv1alpha2 "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
+	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
 
@@ -50,27 +53,27 @@ const hostNetworkWhy = "uses the host network"
 
 // InProof reports whether Prove applies an artifact: the NetworkPolicies
 // and patches, and the cluster-wide kinds the engine evaluates
-// (AdminNetworkPolicy, BaselineAdminNetworkPolicy and
-// CiliumClusterwideNetworkPolicy).
+// (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy,
+// CiliumClusterwideNetworkPolicy, and Calico's Tier and GlobalNetworkPolicy).
 func InProof(a *Artifact) bool {
 	switch a.Group {
 	case GroupNamespace, GroupPatch:
 		return true
 	case GroupCluster:
-		if a.Object != nil && a.Object.GetAPIVersion() == "cilium.io/v2" && a.Object.GetKind() == "CiliumClusterwideNetworkPolicy" {
-			return true
-		}
-		if a.Object == nil || a.Object.GetAPIVersion() != anpv1alpha1.GroupVersion.String() {
+		if a.Object == nil {
 			return false
 		}
-		k := a.Object.GetKind()
-		return k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy"
+		k, v := a.Object.GetKind(), a.Object.GetAPIVersion()
+		return v == anpv1alpha1.GroupVersion.String() && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy") ||
+			v == cnpv1alpha2.GroupVersion.String() && k == model.KindClusterNetworkPolicy ||
+			v == "cilium.io/v2" && k == "CiliumClusterwideNetworkPolicy" ||
+			v == "projectcalico.org/v3" && (k == "GlobalNetworkPolicy" || k == "Tier")
 	}
 	return false
 }
 
-// Prove applies the set's NetworkPolicies, AdminNetworkPolicies and
-// BaselineAdminNetworkPolicies to the inventory, as `kubectl apply` would
+// Prove applies the set's NetworkPolicies and the admin policies InProof
+// names to the inventory, as `kubectl apply` would
 // (a patched or generated policy replaces the one of the same name), and
 // evaluates every workload again. The generated objects are read back from
 // their rendered YAML with the same loader as the scan, so the proof covers
@@ -128,7 +131,7 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 				continue
 			}
 			if r := wr.Results[ti]; r.Verdict != reach.Blocked && open == "" {
-				open = fmt.Sprintf("%s %s: %s", t, r.Verdict, reason(r))
+				open = openWhy(t, r)
 			}
 		}
 		if open == "" {
@@ -162,7 +165,7 @@ func podNetworkOpen(wr *reach.WorkloadResult, targets []reach.Target) string {
 		}
 		for ti, tg := range targets {
 			if r := wr.PerTemplate[t][ti]; !tg.KeepOpen() && r.Verdict != reach.Blocked {
-				return fmt.Sprintf("%s %s: %s", tg, r.Verdict, reason(r))
+				return openWhy(tg, r)
 			}
 		}
 	}
@@ -235,6 +238,16 @@ func refs(ps []*model.NetworkPolicy) string {
 	}
 	sort.Strings(s)
 	return strings.Join(s, ",")
+}
+
+// openWhy says why a target stays open, and how to close it when no
+// NetworkPolicy can: an admin policy's Allow let it out.
+func openWhy(t reach.Target, r reach.Result) string {
+	why := fmt.Sprintf("%s %s: %s", t, r.Verdict, reason(r))
+	if advice := rules.AdminAllowAdvice(r, []netip.Addr{t.Addr}); advice != "" {
+		why += ". " + advice
+	}
+	return why
 }
 
 func reason(r reach.Result) string {

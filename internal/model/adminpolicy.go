@@ -1,15 +1,25 @@
 package model
 
-// AdminAction is what an AdminNetworkPolicy or BaselineAdminNetworkPolicy
-// rule does with the traffic it matches.
+// AdminAction is what an AdminNetworkPolicy, BaselineAdminNetworkPolicy
+// or ClusterNetworkPolicy rule does with the traffic it matches.
 type AdminAction string
 
-// The rule actions. Pass exists only in AdminNetworkPolicy.
+// The rule actions. Pass exists in AdminNetworkPolicy and
+// ClusterNetworkPolicy (both tiers); Accept is ClusterNetworkPolicy's
+// name for Allow, and acts exactly as Allow does.
 const (
-	AdminAllow AdminAction = "Allow"
-	AdminDeny  AdminAction = "Deny"
-	AdminPass  AdminAction = "Pass"
+	AdminAllow  AdminAction = "Allow"
+	AdminAccept AdminAction = "Accept"
+	AdminDeny   AdminAction = "Deny"
+	AdminPass   AdminAction = "Pass"
 )
+
+// Allows reports whether the action lets the traffic out: Allow or Accept.
+func (a AdminAction) Allows() bool { return a == AdminAllow || a == AdminAccept }
+
+// KindClusterNetworkPolicy is the kind of the v1alpha2 policy that
+// AdminPolicy also holds.
+const KindClusterNetworkPolicy = "ClusterNetworkPolicy"
 
 // NamespacedPods selects the pods that match PodSelector in the namespaces
 // that match NamespaceSelector.
@@ -55,13 +65,28 @@ type AdminRule struct {
 
 // AdminPolicy is a policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy,
 // or a BaselineAdminNetworkPolicy when Baseline is set, reduced to what
-// egress reachability needs.
+// egress reachability needs. It also holds a v1alpha2
+// ClusterNetworkPolicy (Ref.Kind says so): Baseline is then its tier.
 type AdminPolicy struct {
 	Ref      ObjectRef
 	Baseline bool
-	// Priority orders AdminNetworkPolicies, lowest first; 0 for a baseline.
+	// Priority orders the policies of one kind and tier, lowest first; 0
+	// for a BaselineAdminNetworkPolicy.
 	Priority int32
 	Subject  AdminSubject
 	Egress   []AdminRule
 	Source   Source
+}
+
+// ClusterNetworkPolicy reports whether the policy is a v1alpha2
+// ClusterNetworkPolicy rather than a v1alpha1 kind.
+func (p *AdminPolicy) ClusterNetworkPolicy() bool { return p.Ref.Kind == KindClusterNetworkPolicy }
+
+// Tier names where the policy sits: "Admin" before NetworkPolicy,
+// "Baseline" after it.
+func (p *AdminPolicy) Tier() string {
+	if p.Baseline {
+		return "Baseline"
+	}
+	return "Admin"
 }

@@ -16,6 +16,10 @@ type Inventory struct {
 	// CiliumPolicies are the CiliumNetworkPolicies and
 	// CiliumClusterwideNetworkPolicies the engine evaluates.
 	CiliumPolicies []*CiliumPolicy
+	// CalicoPolicies and CalicoTiers are the Calico NetworkPolicies,
+	// GlobalNetworkPolicies and Tiers the engine evaluates.
+	CalicoPolicies []*CalicoPolicy
+	CalicoTiers    []*CalicoTier
 	// NodeConfigs are node settings read from infrastructure code and cloud
 	// exports in the same run.
 	NodeConfigs []*NodeConfig

@@ -9,8 +9,4 @@ var UnevaluatedPolicyKinds = map[string]PolicyStub{
 	"policy.networking.k8s.io/ClusterNetworkPolicy":       {ClusterScoped: true},
 	"cilium.io/CiliumNetworkPolicy":                       {},
 	"cilium.io/CiliumClusterwideNetworkPolicy":            {ClusterScoped: true, SelectsHostNetwork: true},
-	"projectcalico.org/NetworkPolicy":                     {},
-	"crd.projectcalico.org/NetworkPolicy":                 {},
-	"projectcalico.org/GlobalNetworkPolicy":               {ClusterScoped: true, SelectsHostNetwork: true},
-	"crd.projectcalico.org/GlobalNetworkPolicy":           {ClusterScoped: true, SelectsHostNetwork: true},
 }

@@ -126,8 +126,7 @@ func pathByte(c byte) bool {
 }
 
 func decodePath(raw string) (string, *Refusal) {
-	var b strings.Builder
-	b.Grow(len(raw))
+	var b []byte // nil until the first escape: most paths have none
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c == '%' {
@@ -146,7 +145,10 @@ func decodePath(raw string) (string, *Refusal) {
 			if !pathByte(d) {
 				return "", refuse(RuleEncoding, "percent-encoded byte 0x%02x in the path", d)
 			}
-			b.WriteByte(d)
+			if b == nil {
+				b = append(make([]byte, 0, len(raw)), raw[:i]...)
+			}
+			b = append(b, d)
 			i += 2
 			continue
 		}
@@ -156,13 +158,18 @@ func decodePath(raw string) (string, *Refusal) {
 		if !pathByte(c) {
 			return "", refuse(RuleCharacter, "byte 0x%02x in the path", c)
 		}
-		b.WriteByte(c)
+		if b != nil {
+			b = append(b, c)
+		}
 	}
-	p := b.String()
+	p := raw
+	if b != nil {
+		p = string(b)
+	}
 	if strings.Contains(p, "//") {
 		return "", refuse(RuleDoubleSlash, "empty path segment")
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "." || seg == ".." {
 			return "", refuse(RuleDotSegment, "dot segment %q", seg)
 		}

@@ -155,9 +155,13 @@ func classify(first string) endpoints.Cloud {
 }
 
 // segments splits a canonical path into lower-case segments, dropping the
-// empty one a trailing slash leaves.
-func segments(path string) []string {
-	s := strings.Split(strings.TrimPrefix(strings.ToLower(path), "/"), "/")
+// empty one a trailing slash leaves. It appends to buf, so that a caller's
+// array can hold them.
+func segments(path string, buf []string) []string {
+	s := buf
+	for seg := range strings.SplitSeq(strings.TrimPrefix(strings.ToLower(path), "/"), "/") {
+		s = append(s, seg)
+	}
 	if len(s) > 0 && s[len(s)-1] == "" {
 		s = s[:len(s)-1]
 	}

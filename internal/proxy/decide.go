@@ -32,7 +32,7 @@ func (p *Policy) decide(r Request, a Allowance, d *Decision) (Rule, *Refusal) {
 	if len(values(r.Header, "X-Forwarded-For")) > 0 || len(values(r.Header, "Forwarded")) > 0 {
 		return "", refuse(RuleForwarded, "forwarded request (the metadata services refuse these too)")
 	}
-	segs := segments(t.Path)
+	segs := segments(t.Path, make([]string, 0, 16))
 	if len(segs) == 0 {
 		return "", refuse(RuleUnknownPath, "path %q", t.Path)
 	}

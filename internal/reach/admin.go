@@ -44,29 +44,40 @@ type adminSel struct {
 func compileAdmin(p *model.AdminPolicy, targets []Target) []adminVerdict {
 	out := make([]adminVerdict, len(targets))
 	for ti := range targets {
-		v := &out[ti]
-		v.out = outNone
-		for ri := range p.Egress {
-			r := &p.Egress[ri]
+		out[ti] = firstMatch(len(p.Egress), func(i int) (tri, RuleRef, model.AdminAction) {
+			r := &p.Egress[i]
 			m, why := adminRuleMatch(r, &targets[ti])
-			if m == no {
-				continue
-			}
-			v.out |= actionOutcome(r.Action)
-			v.rules = append(v.rules, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Source, Why: why})
-			v.acts = append(v.acts, r.Action)
-			if m == yes {
-				v.out &^= outNone
-				break
-			}
-		}
+			return m, RuleRef{Policy: p.Ref, Rule: r.Index, Source: r.Source, Why: why}, r.Action
+		})
 	}
 	return out
 }
 
+// firstMatch walks n rules in order, as rule(i) describes them (whether
+// it matches, its reference, its action): each rule that may match adds
+// its outcome, and the first that certainly matches ends the walk. With
+// none, the outcome includes outNone.
+func firstMatch(n int, rule func(i int) (tri, RuleRef, model.AdminAction)) adminVerdict {
+	v := adminVerdict{out: outNone}
+	for i := range n {
+		m, ref, act := rule(i)
+		if m == no {
+			continue
+		}
+		v.out |= actionOutcome(act)
+		v.rules = append(v.rules, ref)
+		v.acts = append(v.acts, act)
+		if m == yes {
+			v.out &^= outNone
+			break
+		}
+	}
+	return v
+}
+
 func actionOutcome(a model.AdminAction) outcome {
 	switch a {
-	case model.AdminAllow:
+	case model.AdminAllow, model.AdminAccept:
 		return outAllow
 	case model.AdminDeny:
 		return outDeny
@@ -191,36 +202,65 @@ func (e *Engine) namespaceSelects(sel *model.Selector, ns string) tri {
 
 // adminLayer is the AdminNetworkPolicy layer's answer for one pod and
 // target: the possible outcomes (outAllow, outDeny, and outPass for "on to
-// NetworkPolicy") and its trace step.
+// NetworkPolicy") and its trace step. The layer holds the
+// AdminNetworkPolicies and the Admin-tier ClusterNetworkPolicies; the API
+// orders each kind by priority but gives no order between the two kinds,
+// so either may come first (combineKinds).
 func (pe *podEval) adminLayer(ti int) (outcome, Step) {
-	var out outcome
-	var rules []RuleRef
-	var acts []model.AdminAction
-	reached := true
-	for i := 0; i < len(pe.admin) && reached; {
-		// One priority at a time: when several policies of one priority
-		// match, the implementation may apply any of them.
-		j := i
-		allNone := true
-		for ; j < len(pe.admin) && pe.admin[j].p.Priority == pe.admin[i].p.Priority; j++ {
-			s := pe.admin[j]
-			v := pe.e.adminCompiled[s.p][ti]
-			o := v.out
-			if s.maybe {
-				o |= outNone
-			}
-			out |= o &^ outNone
-			allNone = allNone && o&outNone != 0
-			rules = append(rules, v.rules...)
-			acts = append(acts, v.acts...)
+	a, rules, acts := pe.adminChain(pe.admin, false, ti)
+	c, cr, ca := pe.adminChain(pe.admin, true, ti)
+	out := combineKinds(a, c)
+	if out&outNone != 0 {
+		out = out&^outNone | outPass
+	}
+	step := adminStep(pe.admin, out, append(rules, cr...), append(acts, ca...))
+	if step.Decision == Undecided && a != outNone && c != outNone {
+		step.Reason += "; AdminNetworkPolicy and the Admin tier of ClusterNetworkPolicy have no order between them, so either may decide first"
+	}
+	return out, step
+}
+
+// adminChain walks the policies of one kind (ClusterNetworkPolicies when
+// cnp is set) in sel, which is sorted by priority, one priority at a time:
+// when several policies of one priority match, the implementation may
+// apply any of them. It returns the possible outcomes, with outNone when
+// the traffic may pass every policy unmatched, and the rules that may
+// decide.
+func (pe *podEval) adminChain(sel []adminSel, cnp bool, ti int) (out outcome, rules []RuleRef, acts []model.AdminAction) {
+	groupNone, started := true, false
+	var prio int32
+	for _, s := range sel {
+		if s.p.ClusterNetworkPolicy() != cnp {
+			continue
 		}
-		reached = allNone
-		i = j
+		if started && s.p.Priority != prio && !groupNone {
+			// Every way through the priority before ends in a decision, so
+			// later priorities are never reached.
+			return out, rules, acts
+		}
+		started, prio = true, s.p.Priority
+		v := pe.e.adminCompiled[s.p][ti]
+		o := v.out
+		if s.maybe {
+			o |= outNone
+		}
+		out |= o &^ outNone
+		groupNone = groupNone && o&outNone != 0
+		rules = append(rules, v.rules...)
+		acts = append(acts, v.acts...)
 	}
-	if reached {
-		out |= outPass
+	if groupNone {
+		out |= outNone
 	}
-	return out, adminStep(pe.admin, out, rules, acts)
+	return out, rules, acts
+}
+
+// combineKinds joins the outcomes of two kinds of policy in one tier that
+// have no order between them. Whichever comes first decides whenever it
+// can, so every decision of either is possible; the traffic goes on
+// unmatched only when both may let it.
+func combineKinds(a, b outcome) outcome {
+	return (a|b)&^outNone | a&b&outNone
 }
 
 // adminStep describes the admin layer's outcome.
@@ -249,13 +289,18 @@ func adminStep(sel []adminSel, out outcome, rules []RuleRef, acts []model.AdminA
 	return s
 }
 
-// baselineLayer is the BaselineAdminNetworkPolicy layer's answer for a pod
-// that no NetworkPolicy isolates: outAllow, outDeny, or both.
+// baselineLayer is the baseline layer's answer for a pod that no
+// NetworkPolicy isolates: outAllow, outDeny, or both. It holds the
+// BaselineAdminNetworkPolicy and the Baseline-tier ClusterNetworkPolicies,
+// with no order between the two kinds (combineKinds).
 func (pe *podEval) baselineLayer(ti int) (outcome, Step) {
-	var out outcome
+	var banp outcome
 	var rules []RuleRef
 	var acts []model.AdminAction
 	for _, s := range pe.baseline {
+		if s.p.ClusterNetworkPolicy() {
+			continue
+		}
 		// Only one BaselineAdminNetworkPolicy ("default") can exist: when
 		// the input has several, any of them may be the one.
 		v := pe.e.adminCompiled[s.p][ti]
@@ -263,12 +308,19 @@ func (pe *podEval) baselineLayer(ti int) (outcome, Step) {
 		if s.maybe {
 			o |= outNone
 		}
-		out |= o
+		banp |= o
 		rules = append(rules, v.rules...)
 		acts = append(acts, v.acts...)
 	}
-	if out&outNone != 0 {
-		out = out&^outNone | outAllow // no match: the traffic is allowed
+	if banp == 0 {
+		banp = outNone // none selects the pod
+	}
+	c, cr, ca := pe.adminChain(pe.baseline, true, ti)
+	rules, acts = append(rules, cr...), append(acts, ca...)
+	out := combineKinds(banp, c)
+	if out&(outNone|outPass) != 0 {
+		// No match, or a Pass out of the last tier: the traffic is allowed.
+		out = out&^(outNone|outPass) | outAllow
 	}
 	names := adminNames(pe.baseline)
 	s := Step{Layer: LayerBaseline, Rules: rules}
@@ -301,9 +353,13 @@ func anyMaybe(sel []adminSel) bool {
 func adminNames(sel []adminSel) string {
 	parts := make([]string, len(sel))
 	for i, s := range sel {
-		parts[i] = s.p.Ref.Name
-		if !s.p.Baseline {
-			parts[i] += fmt.Sprintf(" (priority %d)", s.p.Priority)
+		switch {
+		case s.p.ClusterNetworkPolicy():
+			parts[i] = fmt.Sprintf("ClusterNetworkPolicy %s (%s tier, priority %d)", s.p.Ref.Name, s.p.Tier(), s.p.Priority)
+		case s.p.Baseline:
+			parts[i] = s.p.Ref.Name
+		default:
+			parts[i] = fmt.Sprintf("%s (priority %d)", s.p.Ref.Name, s.p.Priority)
 		}
 		if s.maybe {
 			parts[i] += " (may select)"

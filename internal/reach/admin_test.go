@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/imdsguard/imdsguard/internal/model"
 	"github.com/imdsguard/imdsguard/internal/reach"
 	"github.com/imdsguard/imdsguard/internal/source/manifest"
 )
@@ -170,8 +171,26 @@ func TestAdminPolicies(t *testing.T) {
 			} else {
 				docs = append(docs, adminPod)
 			}
-			checkLayers(t, evaluateYAML(t, docs...).Workloads[0].Results, tt.want, tt.layers)
+			checkVerdicts(t, docs, tt.want, tt.layers)
 		})
+	}
+}
+
+// checkVerdicts evaluates YAML documents holding one workload and checks
+// its verdicts for the targets in want, and the layers and decisions of
+// its IPv4 IMDS trace ("AdminNetworkPolicy:deny > ...").
+func checkVerdicts(t *testing.T, docs []string, want map[string]reach.Verdict, layers string) {
+	t.Helper()
+	res := evaluateYAML(t, docs...).Workloads[0].Results
+	if diff := cmp.Diff(verdicts(res, want), want); diff != "" {
+		t.Errorf("verdicts (-got +want):\n%s", diff)
+	}
+	var got []string
+	for _, s := range res[targetIndex(t, imds4)].Trace {
+		got = append(got, string(s.Layer)+":"+string(s.Decision))
+	}
+	if g := strings.Join(got, " > "); g != layers {
+		t.Errorf("trace layers for %s:\n got %s\nwant %s", imds4, g, layers)
 	}
 }
 
@@ -219,6 +238,19 @@ func TestAdminIncomplete(t *testing.T) {
 // evaluates them; only the documents that are meant to be broken may fail.
 func evaluateYAML(t *testing.T, docs ...string) *reach.Analysis {
 	t.Helper()
+	return evaluateYAMLOn(t, allTargets, docs...)
+}
+
+// evaluateYAMLOn is evaluateYAML for other targets.
+func evaluateYAMLOn(t *testing.T, targets []reach.Target, docs ...string) *reach.Analysis {
+	t.Helper()
+	return reach.Evaluate(loadYAML(t, docs...), targets)
+}
+
+// loadYAML loads YAML documents through the manifest loader; only the
+// documents that are meant to be broken may fail.
+func loadYAML(t *testing.T, docs ...string) *model.Inventory {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "in.yaml")
 	if err := os.WriteFile(file, []byte(strings.Join(docs, "\n---\n")), 0o644); err != nil {
 		t.Fatal(err)
@@ -229,5 +261,5 @@ func evaluateYAML(t *testing.T, docs ...string) *reach.Analysis {
 			t.Fatalf("loading: %s", e)
 		}
 	}
-	return reach.Evaluate(res.Inventory, allTargets)
+	return res.Inventory
 }

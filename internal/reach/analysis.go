@@ -140,7 +140,7 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 	cilium := c.e.ciliumSelect(ns, t)
 	if len(cilium) > 0 {
 		// Pods that meet different Cilium rules must not share a result.
-		c.buf = append(c.buf, 0, 'c')
+		c.buf = append(c.buf, 0, 'i')
 		for _, s := range cilium {
 			c.buf = append(c.buf, 0)
 			c.buf = strconv.AppendInt(c.buf, int64(c.e.cilium.ids[s.r]), 10)
@@ -148,6 +148,9 @@ func (c *resultCache) pod(ns string, t *model.PodTemplate, policies []*model.Net
 				c.buf = append(c.buf, '?')
 			}
 		}
+	}
+	if c.e.calico != nil {
+		c.buf = c.e.calicoKey(c.buf, ns, t)
 	}
 	if c.e.node != nil {
 		// The node layer's answer also depends on where the pod may run.

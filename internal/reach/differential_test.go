@@ -34,7 +34,21 @@ func TestDifferential(t *testing.T) {
 		}
 		return
 	}
-	n := diffCases(t)
+	runCases(t, 0, diffCases(t), func(seed uint64, tally *[3]int64) string {
+		inv := genInventory(caseRand(seed))
+		diffs := diffEngine(inv, allTargets, tally)
+		if len(diffs) == 0 {
+			return ""
+		}
+		return caseReport(seed, diffs, dumpInventory(inv))
+	})
+}
+
+// runCases checks the seeds from first to n on GOMAXPROCS workers. check
+// counts the reference verdicts of a case into tally and describes a
+// disagreement ("" for none); the first five are reported.
+func runCases(t *testing.T, first, n int64, check func(seed uint64, tally *[3]int64) string) {
+	t.Helper()
 	start := time.Now()
 	var (
 		next, mismatches atomic.Int64
@@ -43,6 +57,7 @@ func TestDifferential(t *testing.T) {
 		tally            [3]int64 // reference verdicts, to show the cases exercise all three
 		wg               sync.WaitGroup
 	)
+	next.Store(first)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			var local [3]int64
@@ -58,19 +73,14 @@ func TestDifferential(t *testing.T) {
 				if seed >= n {
 					return
 				}
-				inv := genInventory(caseRand(uint64(seed)))
-				diffs := diffEngine(inv, allTargets, &local)
-				if len(diffs) == 0 {
+				r := check(uint64(seed), &local)
+				if r == "" {
 					continue
 				}
 				mismatches.Add(1)
 				mu.Lock()
 				if len(reports) < 5 {
-					if len(diffs) > 6 {
-						diffs = append(diffs[:6], fmt.Sprintf("... and %d more", len(diffs)-6))
-					}
-					reports = append(reports, fmt.Sprintf("seed %d (replay with IMDSGUARD_DIFF_SEED=%d): engine and reference disagree:\n%s\ninventory:\n%s",
-						seed, seed, strings.Join(diffs, "\n"), dumpInventory(inv)))
+					reports = append(reports, r)
 				}
 				mu.Unlock()
 			}
@@ -78,10 +88,20 @@ func TestDifferential(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d cases, %d mismatches, %v; reference verdicts per pod shape and target: %d Blocked, %d Unknown, %d Reachable",
-		n, mismatches.Load(), time.Since(start).Round(time.Millisecond), tally[reach.Blocked], tally[reach.Unknown], tally[reach.Reachable])
+		n-first, mismatches.Load(), time.Since(start).Round(time.Millisecond), tally[reach.Blocked], tally[reach.Unknown], tally[reach.Reachable])
 	for _, r := range reports {
 		t.Error(r)
 	}
+}
+
+// caseReport describes a disagreement: the seed to replay, the first
+// differences, and the inventory.
+func caseReport(seed uint64, diffs []string, inventory string) string {
+	if len(diffs) > 6 {
+		diffs = append(diffs[:6], fmt.Sprintf("... and %d more", len(diffs)-6))
+	}
+	return fmt.Sprintf("seed %d (replay with IMDSGUARD_DIFF_SEED=%d): engine and reference disagree:\n%s\ninventory:\n%s",
+		seed, seed, strings.Join(diffs, "\n"), inventory)
 }
 
 func diffCases(t *testing.T) int64 {

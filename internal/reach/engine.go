@@ -20,13 +20,17 @@ type Engine struct {
 	compiled map[*model.NetworkPolicy][]policyVerdict
 	cluster  clusterStubs
 	node     NodeLayer
-	// admin holds the AdminNetworkPolicies by priority, baseline the
-	// BaselineAdminNetworkPolicies; adminCompiled what each one's egress
-	// rules say about each target.
+	// admin holds the AdminNetworkPolicies and Admin-tier
+	// ClusterNetworkPolicies, baseline the BaselineAdminNetworkPolicies and
+	// Baseline-tier ClusterNetworkPolicies, each by priority; adminCompiled
+	// what each one's egress rules say about each target.
 	admin, baseline []*model.AdminPolicy
 	adminCompiled   map[*model.AdminPolicy][]adminVerdict
 	// cilium holds the Cilium policies' rules (cilium.go).
 	cilium ciliumState
+	// calico holds the Calico policies by tier (calico.go); nil when the
+	// inventory has none.
+	calico *calicoIndex
 }
 
 type policyVerdict struct {
@@ -60,6 +64,8 @@ func New(inv *model.Inventory, targets []Target, opts ...Option) *Engine {
 		e.adminCompiled[p] = compileAdmin(p, targets)
 	}
 	sortAdmin(e.admin)
+	sortAdmin(e.baseline)
+	e.calico = newCalicoIndex(inv, targets)
 	e.cilium = compileCilium(inv.CiliumPolicies, targets)
 	for _, s := range inv.Unsupported {
 		if !s.ClusterScoped {
@@ -133,7 +139,7 @@ func (e *Engine) Pod(ns string, t *model.PodTemplate, policies []*model.NetworkP
 // already known.
 func (e *Engine) pod(ns string, t *model.PodTemplate, policies []*model.NetworkPolicy, admin, baseline []adminSel, cilium []ciliumSel) []Result {
 	out := make([]Result, len(e.targets))
-	pe := podEval{e: e, ns: ns, policies: policies, admin: admin, baseline: baseline, cilium: cilium}
+	pe := podEval{e: e, ns: ns, t: t, policies: policies, admin: admin, baseline: baseline, cilium: cilium}
 	for ti := range e.targets {
 		if t.HostNetwork {
 			out[ti] = e.hostNetwork()
@@ -155,15 +161,18 @@ var (
 )
 
 func (e *Engine) hostNetwork() Result {
-	if len(e.cluster.host) == 0 && len(e.cilium.host) == 0 {
-		return Result{Verdict: Reachable, Trace: hostTrace}
-	}
-	trace := []Step{hostStep}
+	trace := hostTrace
 	if len(e.cluster.host) > 0 {
-		trace = append(trace, stubStep(e.cluster.host, "can apply to host-network pods"))
+		trace = append(slices.Clip(trace), stubStep(e.cluster.host, "can apply to host-network pods"))
+	}
+	if s, ok := e.calicoHostStep(); ok {
+		trace = append(slices.Clip(trace), s)
 	}
 	if len(e.cilium.host) > 0 {
-		trace = append(trace, ciliumHostStep(e.cilium.host))
+		trace = append(slices.Clip(trace), ciliumHostStep(e.cilium.host))
+	}
+	if len(trace) == 1 {
+		return Result{Verdict: Reachable, Trace: trace}
 	}
 	return Result{Verdict: Unknown, Trace: trace}
 }
@@ -173,6 +182,7 @@ func (e *Engine) hostNetwork() Result {
 type podEval struct {
 	e        *Engine
 	ns       string
+	t        *model.PodTemplate
 	policies []*model.NetworkPolicy
 	// admin and baseline are the admin policies selecting the pod, admin
 	// by priority.
@@ -183,6 +193,9 @@ type podEval struct {
 	prefixOK bool
 	names    string
 	deny     []Step // the whole trace of a Blocked verdict
+	// calicoSels are the Calico policies selecting the pod (calicotiers.go).
+	calicoSels []calicoSel
+	calicoOK   bool
 }
 
 func (pe *podEval) evaluate(ti int) Result {
@@ -198,9 +211,25 @@ func (pe *podEval) evaluate(ti int) Result {
 			pe.prefix = append(pe.prefix, stubStep(ix.stubs, "selects pods in this namespace"))
 		}
 	}
+	if e.calico != nil {
+		if r, ok := pe.calicoResult(ti); ok {
+			if len(pe.cilium) > 0 {
+				// A cluster runs one CNI; which of the two would enforce is
+				// not for imdsguard to guess.
+				return Result{Verdict: Unknown, Trace: append(slices.Clip(r.Trace), Step{Layer: LayerCilium, Decision: Undecided,
+					Reason: "Cilium rules select the pod too; imdsguard does not model a cluster with both Calico and Cilium policies"})}
+			}
+			return r
+		}
+	}
+	return pe.finish(pe.kubeLayers(ti))
+}
+
+// kubeLayers decides with the Kubernetes kinds: AdminNetworkPolicy,
+// NetworkPolicy and BaselineAdminNetworkPolicy.
+func (pe *podEval) kubeLayers(ti int) (Verdict, []Step) {
 	if len(pe.admin) == 0 {
-		verdict, trace := pe.belowAdmin(ti)
-		return pe.finish(verdict, trace)
+		return pe.belowAdmin(ti)
 	}
 	out, step := pe.adminLayer(ti)
 	trace := []Step{step}
@@ -222,7 +251,7 @@ func (pe *podEval) evaluate(ti int) Result {
 			verdict = Unknown
 		}
 	}
-	return pe.finish(verdict, trace)
+	return verdict, trace
 }
 
 // finish applies what can only make a verdict less certain: policy kinds

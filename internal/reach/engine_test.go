@@ -444,7 +444,12 @@ func verdicts(results []reach.Result, want map[string]reach.Verdict) map[string]
 
 func targetIndex(t *testing.T, s string) int {
 	t.Helper()
-	for i, tg := range allTargets {
+	return targetIndexIn(t, allTargets, s)
+}
+
+func targetIndexIn(t *testing.T, targets []reach.Target, s string) int {
+	t.Helper()
+	for i, tg := range targets {
 		if tg.String() == s {
 			return i
 		}

@@ -34,6 +34,25 @@ func (g *generator) adminPolicy(i int, baseline bool) *model.AdminPolicy {
 	return p
 }
 
+// clusterPolicy returns a random ClusterNetworkPolicy in either tier. Its
+// priorities overlap those of adminPolicy, so that the orders of the two
+// kinds matter.
+func (g *generator) clusterPolicy(i int) *model.AdminPolicy {
+	p := g.adminPolicy(i, false)
+	p.Ref = model.ObjectRef{APIVersion: "policy.networking.k8s.io/v1alpha2", Kind: model.KindClusterNetworkPolicy, Name: fmt.Sprintf("cnp%d", i)}
+	p.Baseline = g.chance(40)
+	for ri := range p.Egress {
+		r := &p.Egress[ri]
+		if r.Action == model.AdminAllow {
+			r.Action = model.AdminAccept
+		}
+		if g.chance(15) {
+			r.To = append(r.To, model.AdminPeer{DomainNames: []string{"metadata.google.internal"}})
+		}
+	}
+	return p
+}
+
 // nsSelector is a namespace selector: on the namespaces' own labels, or
 // on the name label that every namespace has.
 func (g *generator) nsSelector() model.Selector {
@@ -120,6 +139,9 @@ func (g *generator) adminPort() model.Port {
 
 func dumpAdminPolicy(b *strings.Builder, p *model.AdminPolicy) {
 	fmt.Fprintf(b, "%s %s priority=%d", p.Ref.Kind, p.Ref.Name, p.Priority)
+	if p.ClusterNetworkPolicy() {
+		fmt.Fprintf(b, " tier=%s", p.Tier())
+	}
 	if s := p.Subject.Namespaces; s != nil {
 		fmt.Fprintf(b, " subject namespaces=%s\n", formatSelector(s))
 	} else {

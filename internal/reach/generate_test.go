@@ -116,6 +116,11 @@ func genInventory(r *rand.Rand) *model.Inventory {
 			inv.AdminPolicies = append(inv.AdminPolicies, g.adminPolicy(i, true))
 		}
 	}
+	if g.chance(35) {
+		for i := range 1 + r.IntN(3) {
+			inv.AdminPolicies = append(inv.AdminPolicies, g.clusterPolicy(i))
+		}
+	}
 	if g.chance(8) {
 		scope := ""
 		if g.chance(70) {

@@ -10,12 +10,18 @@ import (
 
 // The reference reading of AdminNetworkPolicy and
 // BaselineAdminNetworkPolicy egress (sigs.k8s.io/network-policy-api
-// apis/v1alpha1), written as a search over every way the datapath could
-// go: each rule that may match either does or does not, each subject that
-// may select the pod either does or does not, and among policies of one
-// priority that match, any may be applied. The verdict is decided only
-// when every way ends the same. Like reference_test.go, it shares no
-// matching code with the engine.
+// apis/v1alpha1) and of ClusterNetworkPolicy egress (apis/v1alpha2),
+// written as a search over every way the datapath could go: each rule
+// that may match either does or does not, each subject that may select
+// the pod either does or does not, and among policies of one priority that
+// match, any may be applied. The API gives no order between
+// AdminNetworkPolicy and the Admin tier of ClusterNetworkPolicy, nor
+// between BaselineAdminNetworkPolicy and the Baseline tier: the search
+// follows both orders, one kind before the other and the other way round
+// (a mix cannot end in a way that neither order reaches: the first policy
+// that decides, decides). The verdict is decided only when every way ends
+// the same. Like reference_test.go, it shares no matching code with the
+// engine.
 
 // refChoice is one possible result of a single admin policy: the rule
 // that matched first and its action, or no match (rule -1).
@@ -32,39 +38,49 @@ type refLayers struct {
 	np        []refRule
 	baseline  []refRule
 	reachedNP bool
+	maybe     map[*model.AdminPolicy]bool
 	// ciliumDeny are the Cilium deny rules that certainly deny.
 	ciliumDeny []refRule
+}
+
+// refStage is one step of a tier's walk: a group of policies of one kind
+// and priority, any of which may apply when several match, or (oneOf) the
+// BaselineAdminNetworkPolicies of the input, one of which is the
+// cluster's.
+type refStage struct {
+	ps    []*model.AdminPolicy
+	oneOf bool
 }
 
 // refAdminPod evaluates a pod (not on the host network) with the admin
 // layers around NetworkPolicy. It returns the combined verdict before
 // stubs and unreadable input are considered, and what each layer names.
 func refAdminPod(inv *model.Inventory, ns string, pod *model.PodTemplate, selecting []*model.NetworkPolicy, t *reach.Target) (reach.Verdict, *refLayers) {
-	var anps []*model.AdminPolicy
-	maybe := map[*model.AdminPolicy]bool{}
+	l := &refLayers{maybe: map[*model.AdminPolicy]bool{}}
+	var anps, cnps []*model.AdminPolicy
 	for _, p := range inv.AdminPolicies {
-		if p.Baseline {
+		if p.Baseline || !l.selects(inv, p, ns, pod) {
 			continue
 		}
-		switch refSubject(inv, &p.Subject, ns, pod.Labels) {
-		case refYes:
+		if p.Ref.Kind == "ClusterNetworkPolicy" {
+			cnps = append(cnps, p)
+		} else {
 			anps = append(anps, p)
-		case refMaybe:
-			anps = append(anps, p)
-			maybe[p] = true
 		}
 	}
-	// "Policies with lower priority values have higher precedence."
-	sort.SliceStable(anps, func(i, j int) bool { return anps[i].Priority < anps[j].Priority })
-	var groups [][]*model.AdminPolicy
-	for i, p := range anps {
-		if i == 0 || p.Priority != anps[i-1].Priority {
-			groups = append(groups, nil)
-		}
-		groups[len(groups)-1] = append(groups[len(groups)-1], p)
+	below := func() { l.below(inv, ns, pod, selecting, t) }
+	for _, order := range refOrders(refGroups(anps), refGroups(cnps)) {
+		l.walk(order, t, func(r refRule) { l.admin = append(l.admin, r) }, func(a model.AdminAction) {
+			switch a {
+			case model.AdminAllow, model.AdminAccept:
+				l.verdicts = append(l.verdicts, reach.Reachable)
+			case model.AdminDeny:
+				l.verdicts = append(l.verdicts, reach.Blocked)
+			case model.AdminPass:
+				below()
+			}
+		}, below)
 	}
-	l := &refLayers{}
-	l.explore(inv, groups, maybe, ns, pod, selecting, t)
 	v := l.verdicts[0]
 	for _, o := range l.verdicts[1:] {
 		if o != v {
@@ -74,41 +90,86 @@ func refAdminPod(inv *model.Inventory, ns string, pod *model.PodTemplate, select
 	return v, l
 }
 
-// explore follows every way through the priority groups.
-func (l *refLayers) explore(inv *model.Inventory, groups [][]*model.AdminPolicy, maybe map[*model.AdminPolicy]bool, ns string, pod *model.PodTemplate, selecting []*model.NetworkPolicy, t *reach.Target) {
-	if len(groups) == 0 {
-		l.below(inv, ns, pod, selecting, t)
+// selects reports whether an admin policy's subject selects, or may
+// select, the pod, remembering the maybes.
+func (l *refLayers) selects(inv *model.Inventory, p *model.AdminPolicy, ns string, pod *model.PodTemplate) bool {
+	switch refSubject(inv, &p.Subject, ns, pod.Labels) {
+	case refYes:
+		return true
+	case refMaybe:
+		l.maybe[p] = true
+		return true
+	}
+	return false
+}
+
+// refGroups sorts policies of one kind into stages of one priority each:
+// "Policies with lower priority values have higher precedence."
+func refGroups(ps []*model.AdminPolicy) []refStage {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Priority < ps[j].Priority })
+	var out []refStage
+	for i, p := range ps {
+		if i == 0 || p.Priority != ps[i-1].Priority {
+			out = append(out, refStage{})
+		}
+		out[len(out)-1].ps = append(out[len(out)-1].ps, p)
+	}
+	return out
+}
+
+// refOrders is the orders two kinds of one tier may be walked in.
+func refOrders(a, b []refStage) [][]refStage {
+	ab := append(slices.Clone(a), b...)
+	if len(a) == 0 || len(b) == 0 {
+		return [][]refStage{ab}
+	}
+	return [][]refStage{ab, append(slices.Clone(b), a...)}
+}
+
+// walk follows every way through the stages: record is told each rule
+// that matches, decide its action; end is called for every way that
+// leaves the last stage unmatched.
+func (l *refLayers) walk(stages []refStage, t *reach.Target, record func(refRule), decide func(model.AdminAction), end func()) {
+	if len(stages) == 0 {
+		end()
 		return
 	}
-	group := groups[0]
-	options := make([][]refChoice, len(group))
-	for i, p := range group {
-		options[i] = refChoices(p, t, maybe[p])
+	next := func() { l.walk(stages[1:], t, record, decide, end) }
+	st := stages[0]
+	if st.oneOf {
+		for _, p := range st.ps {
+			for _, c := range refChoices(p, t, l.maybe[p]) {
+				if c.rule < 0 {
+					next()
+					continue
+				}
+				record(refRule{p.Ref, c.rule})
+				decide(c.action)
+			}
+		}
+		return
+	}
+	options := make([][]refChoice, len(st.ps))
+	for i, p := range st.ps {
+		options[i] = refChoices(p, t, l.maybe[p])
 	}
 	// Every combination of the policies' own results.
-	pick := make([]int, len(group))
+	pick := make([]int, len(st.ps))
 	for {
 		var matched []int
-		for i := range group {
+		for i := range st.ps {
 			if options[i][pick[i]].rule >= 0 {
 				matched = append(matched, i)
 			}
 		}
 		if len(matched) == 0 {
-			l.explore(inv, groups[1:], maybe, ns, pod, selecting, t)
+			next()
 		}
 		// "The implementation can apply any of the matching policies."
 		for _, i := range matched {
 			c := options[i][pick[i]]
-			l.admin = append(l.admin, refRule{group[i].Ref, c.rule})
-			switch c.action {
-			case model.AdminAllow:
-				l.verdicts = append(l.verdicts, reach.Reachable)
-			case model.AdminDeny:
-				l.verdicts = append(l.verdicts, reach.Blocked)
-			case model.AdminPass:
-				l.below(inv, ns, pod, selecting, t)
-			}
+			record(refRule{st.ps[i].Ref, c.rule})
+			decide(c.action)
 		}
 		k := 0
 		for k < len(pick) {
@@ -150,8 +211,10 @@ func refChoices(p *model.AdminPolicy, t *reach.Target, maybeSubject bool) []refC
 	return out
 }
 
-// below is NetworkPolicy, then for a pod it does not isolate the
-// BaselineAdminNetworkPolicy, whose unmatched traffic is allowed.
+// below is NetworkPolicy, then for a pod it does not isolate the baseline
+// tier: the BaselineAdminNetworkPolicy and the Baseline-tier
+// ClusterNetworkPolicies. Traffic that no baseline rule matches, or that a
+// Baseline Pass rule passes on from the last tier, is allowed.
 func (l *refLayers) below(inv *model.Inventory, ns string, pod *model.PodTemplate, selecting []*model.NetworkPolicy, t *reach.Target) {
 	if l.ciliumBelow(inv, ns, pod, selecting, t) { // reference_cilium_test.go
 		return
@@ -172,30 +235,31 @@ func (l *refLayers) below(inv *model.Inventory, ns string, pod *model.PodTemplat
 func (l *refLayers) baselineVerdicts(inv *model.Inventory, ns string, pod *model.PodTemplate, t *reach.Target) {
 	// Only one BaselineAdminNetworkPolicy can exist; if the input holds
 	// several, any of them may be it.
-	any := false
+	var banp refStage
+	banp.oneOf = true
+	var cnps []*model.AdminPolicy
 	for _, p := range inv.AdminPolicies {
-		if !p.Baseline {
+		if !p.Baseline || !l.selects(inv, p, ns, pod) {
 			continue
 		}
-		sel := refSubject(inv, &p.Subject, ns, pod.Labels)
-		if sel == refNo {
-			continue
-		}
-		any = true
-		for _, c := range refChoices(p, t, sel == refMaybe) {
-			switch c.action {
-			case model.AdminDeny:
-				l.verdicts = append(l.verdicts, reach.Blocked)
-			default:
-				l.verdicts = append(l.verdicts, reach.Reachable)
-			}
-			if c.rule >= 0 {
-				l.baseline = append(l.baseline, refRule{p.Ref, c.rule})
-			}
+		if p.Ref.Kind == "ClusterNetworkPolicy" {
+			cnps = append(cnps, p)
+		} else {
+			banp.ps = append(banp.ps, p)
 		}
 	}
-	if !any {
-		l.verdicts = append(l.verdicts, reach.Reachable)
+	var banps []refStage
+	if len(banp.ps) > 0 {
+		banps = append(banps, banp)
+	}
+	for _, order := range refOrders(banps, refGroups(cnps)) {
+		l.walk(order, t, func(r refRule) { l.baseline = append(l.baseline, r) }, func(a model.AdminAction) {
+			if a == model.AdminDeny {
+				l.verdicts = append(l.verdicts, reach.Blocked)
+			} else {
+				l.verdicts = append(l.verdicts, reach.Reachable)
+			}
+		}, func() { l.verdicts = append(l.verdicts, reach.Reachable) })
 	}
 	for _, s := range inv.Unsupported {
 		if s.ClusterScoped && s.Baseline {

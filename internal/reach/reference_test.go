@@ -298,7 +298,7 @@ func refSelectorSelects(s *model.Selector, l model.Labels) bool {
 // TestReferenceIsIndependent fails if the reference evaluator starts using
 // the matching code it is meant to check.
 func TestReferenceIsIndependent(t *testing.T) {
-	for _, file := range []string{"reference_test.go", "reference_admin_test.go", "reference_cilium_test.go"} {
+	for _, file := range []string{"reference_test.go", "reference_admin_test.go", "reference_calico_test.go", "reference_cilium_test.go"} {
 		checkIndependent(t, file)
 	}
 }

@@ -45,8 +45,11 @@ const (
 	// Cilium policies select.
 	LayerNetworkPolicy Layer = "NetworkPolicy"
 	LayerBaseline      Layer = "BaselineAdminNetworkPolicy"
-	LayerUnsupported   Layer = "UnsupportedPolicy"
-	LayerInput         Layer = "Input"
+	// LayerCalico is a Calico tier (calico.go): Calico NetworkPolicy and
+	// GlobalNetworkPolicy.
+	LayerCalico      Layer = "CalicoPolicy"
+	LayerUnsupported Layer = "UnsupportedPolicy"
+	LayerInput       Layer = "Input"
 )
 
 // Decision is what a layer said.

@@ -29,8 +29,8 @@ func renderJSON(w io.Writer, d *Document) error {
 		return err
 	}
 	return writeStreamed(w, b, []streamedArray{
-		{"  ", "workloads", len(d.Workloads), func(i int) any { return normalizedWorkload(d.Workloads[i]) }},
-		{"  ", "findings", len(d.Findings), func(i int) any { return d.Findings[i] }},
+		{indent: "  ", key: "workloads", each: newWorkloadEncoder("    ").all(d.Workloads)},
+		{indent: "  ", key: "findings", n: len(d.Findings), item: func(i int) any { return d.Findings[i] }},
 	})
 }
 
@@ -63,11 +63,14 @@ func renderJSONClusters(w io.Writer, docs []ClusterDocument) error {
 
 // streamedArray is a list written element by element into an indented JSON
 // document whose encoding holds it as `"key": []` at the given indentation.
+// Its elements are item(0) .. item(n-1), or, when each is set, the encoded
+// elements each passes to emit (see encodeItem).
 type streamedArray struct {
 	indent string
 	key    string
 	n      int
 	item   func(int) any
+	each   func(emit func([]byte) error) error
 }
 
 // writeStreamed writes the head document with each empty array replaced by
@@ -93,24 +96,48 @@ func writeStreamed(w io.Writer, head []byte, arrays []streamedArray) error {
 
 func (a streamedArray) write(w *bufio.Writer) error {
 	w.WriteString("\n" + a.indent + "\"" + a.key + "\": [")
-	if a.n == 0 {
+	inner := a.indent + "  "
+	count := 0
+	emit := func(b []byte) error {
+		if count > 0 {
+			w.WriteString(",")
+		}
+		count++
+		w.WriteString("\n" + inner)
+		_, err := w.Write(b)
+		return err
+	}
+	each := a.each
+	if each == nil {
+		each = func(emit func([]byte) error) error {
+			for i := 0; i < a.n; i++ {
+				b, err := encodeItem(a.item(i), inner)
+				if err != nil {
+					return err
+				}
+				if err := emit(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := each(emit); err != nil {
+		return err
+	}
+	if count == 0 {
 		w.WriteString("]")
 		return nil
 	}
-	inner := a.indent + "  "
-	for i := 0; i < a.n; i++ {
-		b, err := marshalIndent(a.item(i), inner)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			w.WriteString(",")
-		}
-		w.WriteString("\n" + inner)
-		w.Write(bytes.TrimSuffix(b, []byte("\n")))
-	}
 	w.WriteString("\n" + a.indent + "]")
 	return nil
+}
+
+// encodeItem encodes one element of a streamed array whose elements are
+// indented by inner.
+func encodeItem(v any, inner string) ([]byte, error) {
+	b, err := marshalIndent(v, inner)
+	return bytes.TrimSuffix(b, []byte("\n")), err
 }
 
 func marshalIndent(v any, prefix string) ([]byte, error) {
@@ -156,6 +183,75 @@ func normalized(d *Document) *Document {
 		n.Rules[i] = r
 	}
 	return &n
+}
+
+// workloadEncoder encodes workloads as elements of the workloads array,
+// each shared verdicts slice once. Workloads whose pods meet the same
+// policies share one (scan's Document does that, within a namespace), and
+// verdicts with their traces are most of the report. The cache holds one
+// namespace's.
+type workloadEncoder struct {
+	inner    string
+	ns       string
+	verdicts map[verdictsKey][]byte
+}
+
+type verdictsKey struct {
+	first *Verdict
+	n     int
+}
+
+func newWorkloadEncoder(inner string) *workloadEncoder {
+	return &workloadEncoder{inner: inner, verdicts: map[verdictsKey][]byte{}}
+}
+
+// emptyVerdicts is how a workload encoded without verdicts ends.
+var emptyVerdicts = []byte(`"verdicts": []`)
+
+// encode gives the bytes encodeItem gives for normalizedWorkload(w).
+func (e *workloadEncoder) encode(w *Workload) ([]byte, error) {
+	if w.Object.Namespace != e.ns {
+		e.ns = w.Object.Namespace
+		clear(e.verdicts)
+	}
+	vs := w.Verdicts
+	head := *w
+	head.Verdicts = nil
+	b, err := encodeItem(normalizedWorkload(head), e.inner)
+	if err != nil || len(vs) == 0 {
+		return b, err
+	}
+	key := verdictsKey{&vs[0], len(vs)}
+	enc, ok := e.verdicts[key]
+	if !ok {
+		if enc, err = encodeItem(normalizedWorkload(Workload{Verdicts: vs}).Verdicts, e.inner+"  "); err != nil {
+			return nil, err
+		}
+		e.verdicts[key] = enc
+	}
+	i := bytes.LastIndex(b, emptyVerdicts)
+	if i < 0 {
+		return nil, fmt.Errorf("json: no verdicts in an encoded workload")
+	}
+	out := make([]byte, 0, len(b)+len(enc))
+	out = append(append(append(out, b[:i+len(emptyVerdicts)-2]...), enc...), b[i+len(emptyVerdicts):]...)
+	return out, nil
+}
+
+// all returns the elements of a workloads array, for streamedArray.each.
+func (e *workloadEncoder) all(ws []Workload) func(func([]byte) error) error {
+	return func(emit func([]byte) error) error {
+		for i := range ws {
+			b, err := e.encode(&ws[i])
+			if err != nil {
+				return err
+			}
+			if err := emit(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func normalizedWorkload(wl Workload) Workload {

@@ -143,14 +143,7 @@ func renderSARIFRuns(w io.Writer, docs []ClusterDocument) error {
 		log.Runs = append(log.Runs, run)
 		d := cd.Document
 		// Results are streamed: a large cluster has tens of thousands.
-		arrays = append(arrays, streamedArray{"      ", "results", len(d.Findings), func(k int) any {
-			f := d.Findings[k]
-			res := resultOf(f)
-			if i, ok := index[f.RuleID]; ok {
-				res.RuleIndex = &i
-			}
-			return res
-		}})
+		arrays = append(arrays, streamedArray{indent: "      ", key: "results", n: len(d.Findings), item: func(k int) any { return indexedResult(d.Findings[k], index) }})
 	}
 	head, err := marshalIndent(log, "")
 	if err != nil {
@@ -180,6 +173,16 @@ func sarifRunOf(cd ClusterDocument) (sarifRun, map[string]int) {
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleOf(r))
 	}
 	return run, index
+}
+
+// indexedResult is the SARIF result of a finding, pointing at its rule in
+// the run's rule list.
+func indexedResult(f rules.Finding, index map[string]int) sarifResult {
+	res := resultOf(f)
+	if i, ok := index[f.RuleID]; ok {
+		res.RuleIndex = &i
+	}
+	return res
 }
 
 // level maps a severity to a SARIF level.

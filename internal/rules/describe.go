@@ -25,11 +25,18 @@ func metadataTargets(a *reach.Analysis) []int {
 // appendAllowers appends the rules that allowed a result to out.
 func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {
-		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCilium) {
+		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCalico && s.Layer != reach.LayerAdmin && s.Layer != reach.LayerCilium) {
 			continue
 		}
+		what := " allows it: "
+		if s.Layer == reach.LayerAdmin {
+			what = " allows it, ahead of every NetworkPolicy: "
+		}
 		for _, ref := range s.Rules {
-			note := "egress rule " + strconv.Itoa(ref.Rule) + " allows it: " + ref.Why
+			if ref.Rule < 0 {
+				continue // a Calico step after every tier passed names no rule
+			}
+			note := "egress rule " + strconv.Itoa(ref.Rule) + what + ref.Why
 			if s.Layer == reach.LayerCilium && ref.Policy.Kind != "NetworkPolicy" {
 				note = ref.Why // a Cilium rule: "spec.egress[0]: why"
 			}

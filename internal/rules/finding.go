@@ -47,6 +47,29 @@ type Context struct {
 	// KeepOpen are the node-local services that must stay reachable; they
 	// are evaluated on demand with Analysis.Extra.
 	KeepOpen []reach.Target
+	// Scope limits the rules run: all of them (the zero value), only the
+	// cluster-scoped ones, or only the others.
+	Scope Scope
+}
+
+// Scope selects rules by what they read.
+type Scope int
+
+// The scopes of Context.Scope.
+const (
+	AllRules Scope = iota
+	ClusterRules
+	NamespacedRules
+)
+
+func (s Scope) includes(r *Rule) bool {
+	switch s {
+	case ClusterRules:
+		return r.ClusterScoped
+	case NamespacedRules:
+		return !r.ClusterScoped
+	}
+	return true
 }
 
 // Run runs every rule of the registry and returns the findings in a stable
@@ -57,7 +80,9 @@ func (r *Registry) Run(ctx *Context) []Finding {
 	per := make([][]Finding, len(r.rules))
 	var wg sync.WaitGroup
 	for i, rule := range r.rules {
-		wg.Go(func() { per[i] = rule.Check(ctx) })
+		if ctx.Scope.includes(rule) {
+			wg.Go(func() { per[i] = rule.Check(ctx) })
+		}
 	}
 	wg.Wait()
 	n := 0

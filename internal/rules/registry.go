@@ -31,6 +31,10 @@ type Rule struct {
 	// ProbeOnly marks a rule whose findings only `imdsguard probe` raises,
 	// from what its probes met; a scan never does.
 	ProbeOnly bool
+	// ClusterScoped marks a rule that reads only cluster-scoped input (node
+	// settings): a scan that evaluates namespaces group by group runs it
+	// once, and the others once per group.
+	ClusterScoped bool
 }
 
 // Registry holds rules by ID. It refuses duplicates.

@@ -25,7 +25,8 @@ func init() {
 			"`imdsguard generate --include node` writes the Terraform change as a file.",
 		References: []Reference{mitreIMDS,
 			{Name: "Use Microsoft Entra Workload ID with AKS", URL: "https://learn.microsoft.com/en-us/azure/aks/workload-identity-overview"}},
-		Check: checkAKSIdentity,
+		Check:         checkAKSIdentity,
+		ClusterScoped: true,
 	})
 }
 

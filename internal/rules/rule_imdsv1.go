@@ -27,7 +27,8 @@ func init() {
 		References: []Reference{mitreIMDS,
 			{Name: "AWS Config ec2-imdsv2-check", URL: "https://docs.aws.amazon.com/config/latest/developerguide/ec2-imdsv2-check.html"},
 			{Name: "AWS Control Tower CT.EC2.PR.1 (Require an Amazon EC2 launch template to have IMDSv2 configured)"}},
-		Check: checkIMDSv1,
+		Check:         checkIMDSv1,
+		ClusterScoped: true,
 	})
 }
 

@@ -20,8 +20,9 @@ func init() {
 		Remediation: "Set the node metadata disable-legacy-endpoints to true (the default since GKE " +
 			"1.12), or run the GKE metadata server (GKE_METADATA), which serves only the v1 API. " +
 			"`imdsguard generate --include node` writes the change as a file.",
-		References: []Reference{mitreIMDS, {Name: "CIS GKE Benchmark 6.4.1 (Ensure legacy Compute Engine instance metadata APIs are Disabled)"}},
-		Check:      checkLegacyEndpoints,
+		References:    []Reference{mitreIMDS, {Name: "CIS GKE Benchmark 6.4.1 (Ensure legacy Compute Engine instance metadata APIs are Disabled)"}},
+		Check:         checkLegacyEndpoints,
+		ClusterScoped: true,
 	})
 }
 

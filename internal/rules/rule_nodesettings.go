@@ -21,8 +21,9 @@ func init() {
 		Remediation: "Require IMDSv2 with a hop limit of 1 (AWS), or run the GKE metadata server " +
 			"(workload metadata mode GKE_METADATA). The finding gives the change in the language of " +
 			"the source it points at; `imdsguard generate --include node` writes it as a file.",
-		References: []Reference{mitreIMDS, {Name: "CIS GKE Benchmark 6.4.2 (Ensure the GKE Metadata Server is Enabled)"}},
-		Check:      checkNodeSettings,
+		References:    []Reference{mitreIMDS, {Name: "CIS GKE Benchmark 6.4.2 (Ensure the GKE Metadata Server is Enabled)"}},
+		Check:         checkNodeSettings,
+		ClusterScoped: true,
 	})
 }
 

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -68,6 +69,8 @@ func checkReachable(ctx *Context) []Finding {
 			Targets:  open,
 			Related:  rel.locations,
 			Message:  wr.Workload.Ref.String() + " can reach " + strings.Join(open, ", ") + ": " + reason,
+			// Empty unless an admin policy let it out: the rule's then.
+			Remediation: rel.remediation,
 		})
 	}
 	return out
@@ -84,23 +87,35 @@ type related struct {
 	targets   []string
 	locations []Location
 	reason    string
+	// remediation is the finding's own, when the rule's does not fit (an
+	// admin policy let the traffic out).
+	remediation string
 }
 
 func describeReachable(a *reach.Analysis, wr *reach.WorkloadResult, meta []int) related {
 	var rel related
 	var locs []Location
+	var addrs []netip.Addr
+	var byAdmin *reach.Result
 	for _, ti := range meta {
 		r := wr.Results[ti]
 		if r.Verdict != reach.Reachable {
 			continue
 		}
 		rel.targets = append(rel.targets, a.Targets[ti].String())
+		addrs = append(addrs, a.Targets[ti].Addr)
 		locs = appendAllowers(locs, r)
 		if rel.reason == "" {
 			rel.reason = decidingReason(r)
 		}
+		if byAdmin == nil && len(adminAllowers(r)) > 0 {
+			byAdmin = &wr.Results[ti]
+		}
 	}
 	rel.locations = dedupLocations(locs)
+	if byAdmin != nil {
+		rel.remediation = AdminAllowAdvice(*byAdmin, addrs)
+	}
 	return rel
 }
 

@@ -14,11 +14,11 @@ func init() {
 		Title:    "Metadata reachability could not be decided",
 		Severity: Medium,
 		Description: "Something that decides this workload's egress is outside what imdsguard " +
-			"can decide: a policy kind it does not model yet (ClusterNetworkPolicy, Calico " +
-			"policies, Cilium host policies), a rule that may or may not " +
+			"can decide: a policy kind it does not model yet (Cilium host policies, Cilium or Calico " +
+			"policies of other versions), a rule that may or may not " +
 			"match (an ambiguous ipBlock, a domain name, AdminNetworkPolicies of equal priority that " +
-			"disagree, a namespace whose labels are not in the input, a Cilium rule with layer 7 rules, " +
-			"toFQDNs or toServices), or input that failed to load. " +
+			"disagree, an AdminNetworkPolicy and a ClusterNetworkPolicy that disagree, a namespace whose labels are not in the input, " +
+			"a Cilium rule with layer 7 rules, toFQDNs or toServices, a Calico rule with a destination selector), or input that failed to load. " +
 			"imdsguard does not claim the endpoint is blocked when it has not shown it.",
 		Remediation: "Read the trace (`imdsguard explain`) to see which object left the verdict open. " +
 			"Fix input errors, or verify the datapath with `imdsguard probe`.",

@@ -32,17 +32,19 @@ type ConfigSuppression struct {
 // without a reason, an unknown rule ID), because nothing may be ignored
 // silently.
 func (r *Registry) Suppress(findings []Finding, inv *model.Inventory, cfg []ConfigSuppression) []string {
+	return append(r.Apply(findings, inv, cfg), r.ConfigWarnings(cfg)...)
+}
+
+// Apply is the part of Suppress that a scan evaluated group by group runs
+// on each group: it marks the suppressed findings and returns the warnings
+// about the annotations of inv's objects, sorted.
+func (r *Registry) Apply(findings []Finding, inv *model.Inventory, cfg []ConfigSuppression) []string {
 	ann := annotationIndex(inv)
 	var warnings []string
 	for _, o := range ann {
 		warnings = append(warnings, r.checkAnnotation(o)...)
 	}
 	sort.Strings(warnings) // ann is a map; keep reports reproducible
-	for _, c := range cfg {
-		if r.Get(c.Rule) == nil {
-			warnings = append(warnings, fmt.Sprintf("%s: suppression names unknown rule %q", c.Source, c.Rule))
-		}
-	}
 	for i := range findings {
 		f := &findings[i]
 		if s := fromAnnotations(f, ann); s != nil {
@@ -54,6 +56,18 @@ func (r *Registry) Suppress(findings []Finding, inv *model.Inventory, cfg []Conf
 				f.Suppressed = &Suppression{By: "config", Reason: c.Reason, Source: c.Source}
 				break
 			}
+		}
+	}
+	return warnings
+}
+
+// ConfigWarnings are the warnings about config entries that name unknown
+// rules, in config order.
+func (r *Registry) ConfigWarnings(cfg []ConfigSuppression) []string {
+	var warnings []string
+	for _, c := range cfg {
+		if r.Get(c.Rule) == nil {
+			warnings = append(warnings, fmt.Sprintf("%s: suppression names unknown rule %q", c.Source, c.Rule))
 		}
 	}
 	return warnings

@@ -61,25 +61,9 @@ type Result struct {
 // are returned in Result.InputErrors, and the verdicts they could affect are
 // Unknown. A returned error is a usage error.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	eps, cloudFor, err := endpointPlan(o)
+	st, err := newSetup(o)
 	if err != nil {
-		return nil, &UsageError{err}
-	}
-	var cfg []rules.ConfigSuppression
-	var profiles []*model.NodeConfig
-	if o.ConfigFile != "" {
-		c, err := config.Load(o.ConfigFile)
-		if err != nil {
-			return nil, &UsageError{err}
-		}
-		cfg, profiles = c.Suppressions, c.NodeProfiles
-	}
-	for _, s := range o.NodeProfiles {
-		p, err := config.ParseNodeProfileFlag(s)
-		if err != nil {
-			return nil, &UsageError{err}
-		}
-		profiles = append(profiles, p)
+		return nil, err
 	}
 	var loaded *manifest.Result
 	if o.Live != nil {
@@ -91,30 +75,82 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else {
 		paths, files := splitTerraform(o.Paths)
 		loaded = manifest.Load(ctx, paths, manifest.Options{Stdin: o.Stdin, MaxDocumentBytes: o.MaxDocumentBytes})
-		roots, nested := terraformRoots(loaded.Skipped)
-		loadTerraform(ctx, append(files, roots...), loaded)
-		loaded.Skipped = append(loaded.Skipped, nested...)
+		withTerraform(ctx, files, loaded)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	inv := loaded.Inventory
-	inv.NodeConfigs = append(inv.NodeConfigs, profiles...)
-	clouds := cloudFor(inv)
-	targets := reach.Targets(eps(clouds))
-	reach.SortTargets(targets)
-	keepOpen := reach.Targets(endpoints.KeepOpen(clouds...))
-	reach.SortTargets(keepOpen)
-	var opts []reach.Option
-	if n := newNodeLayer(inv); n != nil {
-		opts = append(opts, reach.WithNodeLayer(n))
-	}
-	a := reach.Evaluate(inv, targets, opts...)
+	ev := st.evaluation(inv)
+	a := reach.Evaluate(inv, ev.targets, ev.opts...)
 	reg := rules.Default()
-	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: keepOpen})
-	warnings := reg.Suppress(findings, inv, cfg)
-	return &Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: clouds, InputErrors: loaded.Errors,
-		Warnings: warnings, Files: loaded.Files, Skipped: loaded.Skipped, Registry: reg, Version: o.Version, KeepOpen: keepOpen}, nil
+	findings := reg.Run(&rules.Context{Inventory: inv, Analysis: a, KeepOpen: ev.keepOpen})
+	warnings := reg.Suppress(findings, inv, st.cfg)
+	return &Result{Inventory: inv, Analysis: a, Findings: findings, Clouds: ev.clouds, InputErrors: loaded.Errors,
+		Warnings: warnings, Files: loaded.Files, Skipped: loaded.Skipped, Registry: reg, Version: o.Version, KeepOpen: ev.keepOpen}, nil
+}
+
+// setup holds the options checked before anything is read.
+type setup struct {
+	eps      func([]endpoints.Cloud) []endpoints.Endpoint
+	cloudFor func(*model.Inventory) []endpoints.Cloud
+	cfg      []rules.ConfigSuppression
+	profiles []*model.NodeConfig
+}
+
+func newSetup(o Options) (*setup, error) {
+	eps, cloudFor, err := endpointPlan(o)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	st := &setup{eps: eps, cloudFor: cloudFor}
+	if o.ConfigFile != "" {
+		c, err := config.Load(o.ConfigFile)
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		st.cfg, st.profiles = c.Suppressions, c.NodeProfiles
+	}
+	for _, s := range o.NodeProfiles {
+		p, err := config.ParseNodeProfileFlag(s)
+		if err != nil {
+			return nil, &UsageError{err}
+		}
+		st.profiles = append(st.profiles, p)
+	}
+	return st, nil
+}
+
+// evaluation is what the cluster-scoped input decides: the clouds, the
+// targets and the node layer.
+type evaluation struct {
+	clouds   []endpoints.Cloud
+	targets  []reach.Target
+	keepOpen []reach.Target
+	opts     []reach.Option
+}
+
+// evaluation adds the node profiles to inv and makes the choices that
+// depend on Nodes and node settings.
+func (st *setup) evaluation(inv *model.Inventory) evaluation {
+	inv.NodeConfigs = append(inv.NodeConfigs, st.profiles...)
+	ev := evaluation{clouds: st.cloudFor(inv)}
+	ev.targets = reach.Targets(st.eps(ev.clouds))
+	reach.SortTargets(ev.targets)
+	ev.keepOpen = reach.Targets(endpoints.KeepOpen(ev.clouds...))
+	reach.SortTargets(ev.keepOpen)
+	if n := newNodeLayer(inv); n != nil {
+		ev.opts = append(ev.opts, reach.WithNodeLayer(n))
+	}
+	return ev
+}
+
+// withTerraform reads the Terraform files named and the Terraform roots
+// found while walking directories into loaded.
+func withTerraform(ctx context.Context, files []string, loaded *manifest.Result) {
+	roots, nested := terraformRoots(loaded.Skipped)
+	loadTerraform(ctx, append(files, roots...), loaded)
+	loaded.Skipped = append(loaded.Skipped, nested...)
 }
 
 // endpointPlan validates the cloud and endpoint options up front, and

@@ -14,7 +14,8 @@ const Path = "/validate"
 const WebhookName = "validate.imdsguard.io"
 
 // Configuration returns the ValidatingWebhookConfiguration that sends the
-// webhook every create and update of Pods, workloads and NetworkPolicies,
+// webhook every create and update of Pods, workloads, NetworkPolicies
+// and the admin policy kinds (AdminNetworkPolicy, ClusterNetworkPolicy),
 // except in the excluded namespaces (kube-system and the controller's own
 // namespace at least, so that neither can be locked out by the webhook).
 // The CA bundle is left empty: Certs injects it.
@@ -28,6 +29,13 @@ func Configuration(name string, cc admissionregistrationv1.WebhookClientConfig, 
 		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources, Scope: &scope}}
 	}
+	// The admin policy kinds are cluster-scoped: the namespace selector
+	// never skips them, and their subject says which namespaces they reach.
+	clusterScope := admissionregistrationv1.ClusterScope
+	admin := func(version, resource string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{"policy.networking.k8s.io"}, APIVersions: []string{version}, Resources: []string{resource}, Scope: &clusterScope}}
+	}
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "imdsguard"}},
@@ -39,6 +47,8 @@ func Configuration(name string, cc admissionregistrationv1.WebhookClientConfig, 
 				rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
 				rule("batch", "jobs", "cronjobs"),
 				rule("networking.k8s.io", "networkpolicies"),
+				admin("v1alpha1", "adminnetworkpolicies"),
+				admin("v1alpha2", "clusternetworkpolicies"),
 			},
 			FailurePolicy: &failurePolicy,
 			MatchPolicy:   &equivalent,

@@ -69,21 +69,20 @@ func decision(r admission.Response) string {
 }
 
 func (v *Validator) decide(ctx context.Context, req admission.Request) admission.Response {
-	if req.Namespace == "" || len(req.Object.Raw) == 0 {
+	if len(req.Object.Raw) == 0 {
 		return admission.Allowed("")
 	}
-	ns := &corev1.Namespace{}
-	err := v.Namespaces.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns)
-	if apierrors.IsNotFound(err) && v.Fallback != nil {
-		err = v.Fallback.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns)
+	check := v.check
+	if isAdminRequest(req) {
+		// Cluster-scoped: the namespaces it reaches are found by its
+		// subject.
+		check = func(req admission.Request, raw []byte) (string, error) { return v.adminReopens(ctx, req, raw) }
+	} else if req.Namespace == "" {
+		return admission.Allowed("")
+	} else if resp, guarded := v.guarded(ctx, req.Namespace); !guarded {
+		return resp
 	}
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", req.Namespace, err))
-	}
-	if state, _ := v.Policy.Classify(ns); !state.Guarded() {
-		return admission.Allowed("namespace " + string(state))
-	}
-	problem, err := v.check(req, req.Object.Raw)
+	problem, err := check(req, req.Object.Raw)
 	switch {
 	case err != nil:
 		return admission.Errored(http.StatusBadRequest, err)
@@ -98,11 +97,28 @@ func (v *Validator) decide(ctx context.Context, req admission.Request) admission
 	// every other change, and the problem is not new. The controller
 	// reports such objects.
 	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
-		if old, err := v.check(req, req.OldObject.Raw); err == nil && old != "" {
+		if old, err := check(req, req.OldObject.Raw); err == nil && old != "" {
 			return admission.Allowed("").WithWarnings("imdsguard: this object already had this problem before the update, so the update is admitted; fix it: " + problem)
 		}
 	}
 	return admission.Denied(problem)
+}
+
+// guarded reads a namespace and reports whether imdsguard guards it; when
+// not, resp is the answer to give.
+func (v *Validator) guarded(ctx context.Context, name string) (resp admission.Response, guarded bool) {
+	ns := &corev1.Namespace{}
+	err := v.Namespaces.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if apierrors.IsNotFound(err) && v.Fallback != nil {
+		err = v.Fallback.Get(ctx, client.ObjectKey{Name: name}, ns)
+	}
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", name, err)), false
+	}
+	if state, _ := v.Policy.Classify(ns); !state.Guarded() {
+		return admission.Allowed("namespace " + string(state)), false
+	}
+	return admission.Response{}, true
 }
 
 // check finds the problem of one version of the request's object.

@@ -221,7 +221,7 @@ func Summarize(w io.Writer, g *Generated) {
 		}
 	}
 	if unproved > 0 {
-		fmt.Fprintln(w, "note: the proof covers NetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies and CiliumClusterwideNetworkPolicies; imdsguard does not evaluate ClusterNetworkPolicy or Calico policies yet, so a scan reports Unknown where they apply")
+		fmt.Fprintf(w, "note: %d cluster-wide object(s) are not part of the proof (it covers NetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies, ClusterNetworkPolicies, CiliumClusterwideNetworkPolicies and Calico GlobalNetworkPolicies with their Tier)\n", unproved)
 	}
 	var gaps []string
 	for _, gp := range p.Open {

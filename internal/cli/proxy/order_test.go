@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
+	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
 // recorder is a redirector that notes each call and whether the proxy was
@@ -38,16 +40,6 @@ func (r *recorder) Drop() error     { return r.note("drop") }
 func (r *recorder) Redirect() error { return r.note("redirect") }
 func (r *recorder) Remove() error   { return r.note("remove") }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestStartOrderFailsClosed: drop before the proxy listens, redirect only
 // once it does, and the drop again on exit unless told otherwise.
 func TestStartOrderFailsClosed(t *testing.T) {
@@ -59,7 +51,7 @@ func TestStartOrderFailsClosed(t *testing.T) {
 		{onExitRemove, "drop while closed, redirect while listening, remove while closed"},
 	} {
 		t.Run(tc.onExit, func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := testenv.FreeAddr(t)
 			rec := &recorder{addr: addr}
 			ctx, cancel := context.WithCancel(context.Background())
 			d := deps{
@@ -102,5 +94,52 @@ func TestListenFailureKeepsDrop(t *testing.T) {
 	}
 	if got := strings.Join(rec.calls, ", "); got != "drop while closed" {
 		t.Fatalf("calls: %s", got)
+	}
+}
+
+// TestPodInterfacesDetected: given neither pod CIDRs nor interfaces (and no
+// node to read CIDRs from), the proxy redirects traffic from the host's
+// interfaces named like a known CNI's pods', by prefix; with none, it
+// stops before touching nftables and says what to give.
+func TestPodInterfacesDetected(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		host    []string
+		want    []string // the redirect's interfaces; nil: a usage error
+		wantErr string
+	}{
+		{name: "calico and bridge", host: []string{"lo", "eth0", "cali1a2b3c4d5e6", "cali9f8e7d6c5b4", "veth12ab34cd"}, want: []string{"cali*", "veth*"}},
+		{name: "aws vpc cni", host: []string{"lo", "ens5", "ens6", "eni3c4d5e6f7a8"}, want: []string{"eni*"}},
+		{name: "cilium", host: []string{"lo", "eth0", "cilium_host", "cilium_net", "lxc_health", "lxc5a6b7c8d9e0f"}, want: []string{"lxc*"}},
+		{name: "a bare prefix is not an interface of pods", host: []string{"lo", "eth0", "veth"}, wantErr: "give --pod-cidr or --pod-interface"},
+		{name: "unknown cni", host: []string{"lo", "eth0", "antrea-gw0"}, wantErr: "no --node-name to read pod CIDRs from, and no interface is named like a known CNI's pods' (eni*, azv*, cali*, lxc*, gke*, veth*)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := testenv.FreeAddr(t)
+			rec := &recorder{addr: addr}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got *redirect.Config
+			d := deps{
+				newRedirector: func(c redirect.Config) (redirector, error) { got = &c; return rec, nil },
+				ready:         func(net.Addr) { cancel() },
+				interfaces:    func() ([]string, error) { return tc.host, nil },
+			}
+			f := &flags{cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
+				table: "t", onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
+			err := run(ctx, cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || got != nil {
+					t.Fatalf("err = %v, redirector %+v; want %q before any redirector", err, got, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || !slices.Equal(got.PodInterfaces, tc.want) || len(got.PodCIDRs) != 0 {
+				t.Fatalf("redirect config %+v, want interfaces %v", got, tc.want)
+			}
+		})
 	}
 }

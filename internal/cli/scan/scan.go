@@ -12,6 +12,7 @@ import (
 
 	"github.com/imdsguard/imdsguard/internal/cli"
 	"github.com/imdsguard/imdsguard/internal/report"
+	"github.com/imdsguard/imdsguard/internal/rules"
 	"github.com/imdsguard/imdsguard/internal/scan"
 	"github.com/imdsguard/imdsguard/internal/version"
 )
@@ -51,6 +52,9 @@ func runE(cmd *cobra.Command, s cli.Streams, f *flags, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.input.Streamable() && report.CanStream(out.Format()) {
+		return runStreamed(cmd, s, f, out, args)
+	}
 	results, err := f.input.ScanAll(cmd.Context(), s, args, version.Get().Version)
 	if err != nil {
 		return err
@@ -73,6 +77,34 @@ func runE(cmd *cobra.Command, s cli.Streams, f *flags, args []string) error {
 	}
 	if inputErrors > 0 {
 		return &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%d input error(s): the scan is incomplete", inputErrors)}
+	}
+	if failed > 0 {
+		return &cli.ExitError{Code: cli.ExitFindings}
+	}
+	return nil
+}
+
+// runStreamed scans files one group of namespaces at a time, so that a
+// large cluster's report never has to fit in memory (docs/performance.md).
+func runStreamed(cmd *cobra.Command, s cli.Streams, f *flags, out *cli.Output, args []string) error {
+	plan, err := f.input.Prepare(cmd.Context(), s, args, version.Get().Version)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = plan.Close() }()
+	if f.verbose {
+		printVerbose(s.ErrOut, plan.Result)
+	}
+	failed := 0
+	err = out.Write(s, f.verbose, func(w io.Writer, format report.Format, ro report.Options) error {
+		return plan.Render(cmd.Context(), w, format, ro, func(fs []rules.Finding) { failed += out.Failing(fs) })
+	})
+	cli.PrintWarnings(s, plan.Warnings)
+	if err != nil {
+		return err
+	}
+	if n := len(plan.InputErrors); n > 0 {
+		return &cli.ExitError{Code: cli.ExitInput, Err: fmt.Errorf("%d input error(s): the scan is incomplete", n)}
 	}
 	if failed > 0 {
 		return &cli.ExitError{Code: cli.ExitFindings}

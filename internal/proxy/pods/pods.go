@@ -9,9 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/imdsguard/imdsguard/internal/proxy/server"
@@ -22,46 +19,33 @@ const ipIndex = "podIP"
 // Index finds pods by address. It implements server.Pods.
 type Index struct {
 	pods       cache.Indexer
-	namespaces listersv1.NamespaceLister
+	namespaces cache.Indexer
 }
 
 var _ server.Pods = (*Index)(nil)
 
 // Watch starts informers for the pods on node and for namespaces, and
 // returns once both are in sync. They stop with ctx.
-func Watch(ctx context.Context, cs kubernetes.Interface, node string) (*Index, error) {
+func Watch(ctx context.Context, c *Client, node string) (*Index, error) {
 	if node == "" {
 		return nil, errors.New("pods: the node name is required: the proxy watches only its own node's pods")
 	}
-	podFactory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
-	}))
-	nsFactory := informers.NewSharedInformerFactory(cs, 0)
-	podInformer := podFactory.Core().V1().Pods().Informer()
-	if err := podInformer.AddIndexers(cache.Indexers{ipIndex: podIPs}); err != nil {
-		return nil, err
-	}
+	podInformer := cache.NewSharedIndexInformer(c.listWatch("pods", fields.OneTermEqualSelector("spec.nodeName", node).String()),
+		&corev1.Pod{}, 0, cache.Indexers{ipIndex: podIPs})
+	nsInformer := cache.NewSharedIndexInformer(c.listWatch("namespaces", ""), &corev1.Namespace{}, 0, cache.Indexers{})
 	// Only what the lookup reads is kept of each object.
 	if err := podInformer.SetTransform(slimPod); err != nil {
 		return nil, err
 	}
-	nsInformer := nsFactory.Core().V1().Namespaces()
-	if err := nsInformer.Informer().SetTransform(slimNamespace); err != nil {
+	if err := nsInformer.SetTransform(slimNamespace); err != nil {
 		return nil, err
 	}
-	podFactory.Start(ctx.Done())
-	nsFactory.Start(ctx.Done())
-	for typ, ok := range podFactory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("pods: %v informer did not sync", typ)
-		}
+	go podInformer.Run(ctx.Done())
+	go nsInformer.Run(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, nsInformer.HasSynced) {
+		return nil, errors.New("pods: the pod and namespace informers did not sync")
 	}
-	for typ, ok := range nsFactory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return nil, fmt.Errorf("pods: %v informer did not sync", typ)
-		}
-	}
-	return &Index{pods: podInformer.GetIndexer(), namespaces: nsInformer.Lister()}, nil
+	return &Index{pods: podInformer.GetIndexer(), namespaces: nsInformer.GetIndexer()}, nil
 }
 
 // podIPs indexes a pod by its addresses. hostNetwork pods share the node's
@@ -129,15 +113,19 @@ func (x *Index) PodByIP(ip netip.Addr) (server.Pod, bool) {
 		return server.Pod{}, false
 	}
 	out := server.Pod{Namespace: found.Namespace, Name: found.Name, Annotations: found.Annotations}
-	if ns, err := x.namespaces.Get(found.Namespace); err == nil {
-		out.NamespaceAnnotations = ns.Annotations
+	if obj, ok, err := x.namespaces.GetByKey(found.Namespace); err == nil && ok {
+		out.NamespaceAnnotations = obj.(*corev1.Namespace).Annotations
 	}
 	return out, true
 }
 
+// ErrNoPodCIDR: the Node has no pod CIDR, because the CNI assigns pod
+// addresses itself (AWS VPC CNI, Azure CNI).
+var ErrNoPodCIDR = errors.New("no pod CIDR (the CNI assigns addresses itself)")
+
 // PodCIDRs returns the pod ranges the cluster assigned to node.
-func PodCIDRs(ctx context.Context, cs kubernetes.Interface, node string) ([]netip.Prefix, error) {
-	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+func PodCIDRs(ctx context.Context, c *Client, node string) ([]netip.Prefix, error) {
+	n, err := c.node(ctx, node)
 	if err != nil {
 		return nil, fmt.Errorf("pods: reading node %q: %w", node, err)
 	}
@@ -154,7 +142,7 @@ func PodCIDRs(ctx context.Context, cs kubernetes.Interface, node string) ([]neti
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("pods: node %q has no pod CIDR (the CNI assigns addresses itself); give --pod-cidr or --pod-interface", node)
+		return nil, fmt.Errorf("pods: node %q: %w", node, ErrNoPodCIDR)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package pods_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -51,7 +52,11 @@ func TestPodByIP(t *testing.T) {
 	createPod(t, env, "pods-web", "elsewhere", "node-b", "10.244.2.9", false, nil, corev1.PodRunning)
 	createPod(t, env, "pods-web", "host", "node-a", "192.168.0.10", true, nil, corev1.PodRunning)
 
-	x, err := pods.Watch(ctx, env.Clientset, "node-a")
+	c, err := pods.NewClient(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := pods.Watch(ctx, c, "node-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +85,17 @@ func TestPodByIP(t *testing.T) {
 	if _, err := env.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cidrs, err := pods.PodCIDRs(ctx, env.Clientset, "node-a")
+	cidrs, err := pods.PodCIDRs(ctx, c, "node-a")
 	if err != nil || len(cidrs) != 2 || cidrs[1] != netip.MustParsePrefix("fd00:10:244:1::/64") {
 		t.Fatalf("PodCIDRs = %v, %v", cidrs, err)
+	}
+	// AWS VPC CNI and Azure CNI leave spec.podCIDRs empty: the caller
+	// detects the pods' interfaces instead.
+	bare := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-vpc-cni"}}
+	if _, err := env.Clientset.CoreV1().Nodes().Create(ctx, bare, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if cidrs, err := pods.PodCIDRs(ctx, c, "node-vpc-cni"); !errors.Is(err, pods.ErrNoPodCIDR) {
+		t.Fatalf("PodCIDRs of a node without any = %v, %v; want ErrNoPodCIDR", cidrs, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,8 +44,15 @@ const DefaultUpstream = "http://169.254.169.254"
 // metadata services read. Nothing else the pod sends reaches them.
 var forwardedHeaders = []string{"Metadata-Flavor", "Metadata", "X-Aws-Ec2-Metadata-Token", "X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "Accept", "User-Agent"}
 
-// hopHeaders are not copied back from the service.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+// hopHeader reports whether a (canonical) response header belongs to the
+// connection with the service and is not copied back.
+func hopHeader(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
 
 // Option configures a Handler.
 type Option func(*Handler)
@@ -65,18 +73,16 @@ func WithLogger(l logr.Logger) Option { return func(h *Handler) { h.log = l } }
 // WithMetrics sets the metrics to count in (default: none).
 func WithMetrics(m *Metrics) Option { return func(h *Handler) { h.metrics = m } }
 
-// WithTransport sets the transport to the service.
-func WithTransport(rt http.RoundTripper) Option { return func(h *Handler) { h.transport = rt } }
-
 // Handler is the proxy's http.Handler.
 type Handler struct {
-	policy    *proxy.Policy
-	upstream  *url.URL
-	pods      Pods
-	profiles  *proxy.Config
-	log       logr.Logger
-	metrics   *Metrics
-	transport http.RoundTripper
+	policy   *proxy.Policy
+	upstream *url.URL
+	pods     Pods
+	profiles *proxy.Config
+	log      logr.Logger
+	metrics  *Metrics
+	client   *upstreamClient
+	requests *counters
 }
 
 // New builds a Handler for a policy. All defaults are set here.
@@ -86,8 +92,9 @@ func New(p *proxy.Policy, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(h)
 	}
-	if h.transport == nil {
-		h.transport = newUpstreamClient(hostPort(h.upstream), h.upstream.Host)
+	h.client = newUpstreamClient(hostPort(h.upstream), h.upstream.Host)
+	if h.metrics != nil {
+		h.requests = newCounters(h.metrics.Requests)
 	}
 	return h
 }
@@ -108,8 +115,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allowance, note = h.profiles.Allowance(pod.Namespace, pod.Annotations, pod.NamespaceAnnotations)
 	}
 	d := h.policy.Decide(proxy.FromHTTP(r), allowance)
-	if h.metrics != nil {
-		h.metrics.Requests.WithLabelValues(string(d.Cloud), string(d.Rule)).Inc()
+	if h.requests != nil {
+		h.requests.get(d.Cloud, d.Rule).Inc()
 	}
 	if !d.Allowed {
 		h.refuse(w, r, pod, d, allowance.Profile, note)
@@ -166,34 +173,31 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, pod Pod, d prox
 // It does not follow redirects: a 3xx goes back to the pod as it came, and
 // whatever the pod asks next is decided again.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d proxy.Decision) {
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, h.upstream.Scheme+"://"+h.upstream.Host+d.Target.RequestURI(), nil)
-	if err != nil {
-		h.upstreamError(w, err)
-		return
-	}
-	for _, k := range forwardedHeaders {
-		if vs := r.Header.Values(k); len(vs) > 0 {
-			out.Header[k] = vs
-		}
-	}
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = nil // no Go default either
-	}
-	resp, err := h.transport.RoundTrip(out)
+	resp, err := h.client.Do(r.Context(), r.Method, d.Target.RequestURI(), r.Header)
 	if err != nil {
 		h.upstreamError(w, err)
 		return
 	}
 	defer resp.Body.Close()
+	out := w.Header()
 	for k, vs := range resp.Header {
-		w.Header()[k] = vs
-	}
-	for _, k := range hopHeaders {
-		w.Header().Del(k)
+		if !hopHeader(k) {
+			out[k] = vs
+		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body) // the body is the pod's business: never read, never logged
+	// The body is the pod's business: never read but to copy, never logged.
+	buf := copyBuffers.Get().(*[]byte)
+	_, _ = io.CopyBuffer(writerOnly{w}, resp.Body, *buf)
+	copyBuffers.Put(buf)
 }
+
+// copyBuffers hold response bodies on their way through; most fit one.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+
+// writerOnly hides the ResponseWriter's ReadFrom, which copies a body over
+// 512 bytes through a fresh 32 KiB buffer of its own.
+type writerOnly struct{ io.Writer }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, err error) {
 	if errors.Is(err, context.Canceled) {

@@ -39,16 +39,16 @@ func newUpstreamClient(addr, host string) *upstreamClient {
 		dial: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
 }
 
-// RoundTrip sends req (whose URL path and query are already canonical) and
-// returns the response; its body returns the connection to the pool once
-// read to the end.
-func (u *upstreamClient) RoundTrip(req *http.Request) (*http.Response, error) {
+// Do sends method and target (a canonical request-target) with the
+// headers of in that the metadata services read, and returns the response;
+// its body returns the connection to the pool once read to the end.
+func (u *upstreamClient) Do(ctx context.Context, method, target string, in http.Header) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := u.get(req.Context())
+		uc, reused, err := u.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := u.exchange(uc, req)
+		resp, err := u.exchange(ctx, uc, method, target, in)
 		if err == nil {
 			return resp, nil
 		}
@@ -56,7 +56,7 @@ func (u *upstreamClient) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A pooled connection the service closed meanwhile fails at once;
 		// the request is idempotent or the empty token PUT, so try once more
 		// on a fresh connection.
-		if !reused || attempt > 0 || req.Context().Err() != nil {
+		if !reused || attempt > 0 || ctx.Err() != nil {
 			return nil, err
 		}
 	}
@@ -75,8 +75,9 @@ func (u *upstreamClient) get(ctx context.Context) (*upstreamConn, bool, error) {
 	return &upstreamConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 1024)}, false, nil
 }
 
+// put returns a connection to the pool. Its deadline stays: the next
+// exchange sets its own before using it.
 func (u *upstreamClient) put(uc *upstreamConn) {
-	_ = uc.c.SetDeadline(time.Time{})
 	select {
 	case u.idle <- uc:
 	default:
@@ -84,21 +85,30 @@ func (u *upstreamClient) put(uc *upstreamConn) {
 	}
 }
 
-func (u *upstreamClient) exchange(uc *upstreamConn, req *http.Request) (*http.Response, error) {
+// Requests that tell http.ReadResponse how to read a response body: none
+// for HEAD. Only these methods reach the service.
+var (
+	getRequest  = &http.Request{Method: http.MethodGet}
+	headRequest = &http.Request{Method: http.MethodHead}
+	putRequest  = &http.Request{Method: http.MethodPut}
+)
+
+func (u *upstreamClient) exchange(ctx context.Context, uc *upstreamConn, method, target string, in http.Header) (*http.Response, error) {
 	deadline := time.Now().Add(upstreamTimeout)
-	if d, ok := req.Context().Deadline(); ok && d.Before(deadline) {
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	_ = uc.c.SetDeadline(deadline)
 	w := uc.bw
-	w.WriteString(req.Method)
+	w.WriteString(method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	w.WriteString(target)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(u.host)
 	w.WriteString("\r\n")
-	for k, vs := range req.Header {
-		for _, v := range vs {
+	// Header names in a server-side request are canonical, as are these.
+	for _, k := range forwardedHeaders {
+		for _, v := range in[k] {
 			if strings.ContainsAny(v, "\r\n") {
 				return nil, errors.New("header value with a line break")
 			}
@@ -108,8 +118,13 @@ func (u *upstreamClient) exchange(uc *upstreamConn, req *http.Request) (*http.Re
 			w.WriteString("\r\n")
 		}
 	}
-	if req.Method == http.MethodPut {
+	req := getRequest
+	switch method {
+	case http.MethodPut:
+		req = putRequest
 		w.WriteString("Content-Length: 0\r\n")
+	case http.MethodHead:
+		req = headRequest
 	}
 	w.WriteString("\r\n")
 	if err := w.Flush(); err != nil {

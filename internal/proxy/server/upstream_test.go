@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -32,8 +33,7 @@ func TestUpstreamConnections(t *testing.T) {
 	c := newUpstreamClient(u.Host, "169.254.169.254")
 	get := func() {
 		t.Helper()
-		req, _ := http.NewRequest("GET", "http://169.254.169.254/latest/meta-data/instance-id", nil)
-		resp, err := c.RoundTrip(req)
+		resp, err := c.Do(context.Background(), "GET", "/latest/meta-data/instance-id", http.Header{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -12,54 +13,87 @@ import (
 )
 
 // adminAPIVersion is the version of AdminNetworkPolicy and
-// BaselineAdminNetworkPolicy the engine evaluates; other versions stay
-// stubs.
-const adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+// BaselineAdminNetworkPolicy the engine evaluates, cnpAPIVersion the
+// version of ClusterNetworkPolicy; other versions stay stubs.
+const (
+	adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+	cnpAPIVersion   = "policy.networking.k8s.io/v1alpha2"
+)
 
 // isAdminPolicy reports whether the engine evaluates an object read from
 // the cluster as an admin policy rather than a stub.
 func isAdminPolicy(u *unstructured.Unstructured) bool {
-	k := u.GetKind()
-	return u.GetAPIVersion() == adminAPIVersion && (k == "AdminNetworkPolicy" || k == "BaselineAdminNetworkPolicy")
+	return IsAdminPolicy(u.GetAPIVersion(), u.GetKind())
 }
 
-// adminPolicy reads an AdminNetworkPolicy or BaselineAdminNetworkPolicy
-// with the manifest loader's strict reader, so that both doors read these
-// objects alike. A problem (a field a newer CRD added, a value the CRD
-// should have refused) leaves the object out and every namespace
-// incomplete: the policy may have allowed anything.
+// adminPolicy reads an admin policy of the cluster for the engine. A
+// problem (a field a newer CRD added, a value the CRD should have refused)
+// leaves the object out and every namespace incomplete: the policy may
+// have allowed anything.
 func (l *loader) adminPolicy(u *unstructured.Unstructured) {
 	ref := model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName()}
 	everything := ""
-	inv, ok := l.readStrictly(u, ref, &everything)
-	if !ok {
+	p, problems := ReadAdminPolicy(u, l.src)
+	for _, msg := range problems {
+		l.fail(ref, &everything, "%s", msg)
+	}
+	if p == nil {
 		return
 	}
-	if len(inv.AdminPolicies) != 1 {
-		l.fail(ref, &everything, "read %d admin policies from one object", len(inv.AdminPolicies))
-		return
-	}
-	p := inv.AdminPolicies[0]
-	setAdminSources(p, l.src)
 	l.mu.Lock()
 	l.admin = append(l.admin, p)
 	l.mu.Unlock()
 }
 
-// readStrictly reads an object with the manifest loader, so that both
-// doors read it alike. It reports false, after recording the problems
-// against scope, when the object does not read cleanly.
-func (l *loader) readStrictly(u *unstructured.Unstructured, ref model.ObjectRef, scope *string) (*model.Inventory, bool) {
+// readStrict reads one object with the manifest loader, as if it were a
+// file of its own. Each problem is an input error that leaves scope
+// incomplete; it reports false when there was any.
+func (l *loader) readStrict(u *unstructured.Unstructured, ref model.ObjectRef, scope string) (*model.Inventory, bool) {
+	inv, problems := readStrictly(u)
+	for _, msg := range problems {
+		l.fail(ref, &scope, "%s", msg)
+	}
+	return inv, len(problems) == 0
+}
+
+// readStrictly reads one object with the manifest loader, as if it were a
+// file of its own, and returns what it read and its problems.
+func readStrictly(u *unstructured.Unstructured) (*model.Inventory, []string) {
 	b, err := json.Marshal(u.Object)
 	if err != nil {
-		l.fail(ref, scope, "encoding the object: %v", err)
-		return nil, false
+		return nil, []string{fmt.Sprintf("encoding the object: %v", err)}
 	}
 	res := manifest.Load(context.Background(), []string{"-"}, manifest.Options{Stdin: bytes.NewReader(b)})
+	var problems []string
 	for _, e := range res.Errors {
-		l.fail(ref, scope, "%s", e.Msg)
+		problems = append(problems, e.Msg)
 	}
-	return res.Inventory, len(res.Errors) == 0
+	return res.Inventory, problems
+}
+
+// IsAdminPolicy reports whether an object is of a kind and version the
+// engine evaluates as an admin policy: AdminNetworkPolicy or
+// BaselineAdminNetworkPolicy v1alpha1, ClusterNetworkPolicy v1alpha2.
+func IsAdminPolicy(apiVersion, kind string) bool {
+	return apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") ||
+		apiVersion == cnpAPIVersion && kind == model.KindClusterNetworkPolicy
+}
+
+// ReadAdminPolicy reads an AdminNetworkPolicy, BaselineAdminNetworkPolicy
+// or ClusterNetworkPolicy with the manifest loader's strict reader, so
+// that every door reads these objects alike, and points every part of it
+// at src. On any problem it returns nil and the problems.
+func ReadAdminPolicy(u *unstructured.Unstructured, src model.Source) (*model.AdminPolicy, []string) {
+	inv, problems := readStrictly(u)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if n := len(inv.AdminPolicies); n != 1 {
+		return nil, []string{fmt.Sprintf("read %d admin policies from one object", n)}
+	}
+	p := inv.AdminPolicies[0]
+	setAdminSources(p, src)
+	return p, nil
 }
 
 // setAdminSources points every part of a policy at the cluster.

@@ -22,7 +22,7 @@ func isCiliumPolicy(u *unstructured.Unstructured) bool {
 func (l *loader) ciliumPolicy(u *unstructured.Unstructured) {
 	ref := model.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Namespace: u.GetNamespace(), Name: u.GetName()}
 	scope := u.GetNamespace()
-	inv, ok := l.readStrictly(u, ref, &scope)
+	inv, ok := l.readStrict(u, ref, scope)
 	if !ok {
 		return
 	}

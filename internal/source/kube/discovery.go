@@ -16,8 +16,9 @@ import (
 
 type discoveryClient = discovery.DiscoveryInterface
 
-// stubKinds are the policy kinds the engine does not evaluate yet.
-var stubKinds = model.UnevaluatedPolicyKinds
+// stubKinds are the policy kinds discovery looks for: those the engine
+// does not evaluate yet, and the Calico kinds (calico.go).
+var stubKinds = listedKinds()
 
 // stubGroups are the API groups that serve stub kinds.
 var stubGroups = map[string]bool{}
@@ -112,6 +113,10 @@ func (l *loader) stub(r resource, u *unstructured.Unstructured) {
 	}
 	if isCiliumPolicy(u) {
 		l.ciliumPolicy(u)
+		return
+	}
+	if isCalico(u) {
+		l.calicoObject(u)
 		return
 	}
 	s := stubKinds[r.group()+"/"+r.kind]

@@ -130,6 +130,8 @@ type loader struct {
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
 	cilium     []*model.CiliumPolicy
+	calico     []*model.CalicoPolicy
+	tiers      []*model.CalicoTier
 	unread     []unread
 }
 
@@ -184,6 +186,11 @@ func (l *loader) result() *Result {
 	inv.AdminPolicies = l.admin
 	sortRefs(l.cilium, func(p *model.CiliumPolicy) model.ObjectRef { return p.Ref })
 	inv.CiliumPolicies = l.cilium
+	l.calico, l.tiers = preferAggregated(l.calico, l.tiers)
+	sortRefs(l.calico, func(p *model.CalicoPolicy) model.ObjectRef { return p.Ref })
+	inv.CalicoPolicies = l.calico
+	sortRefs(l.tiers, func(t *model.CalicoTier) model.ObjectRef { return t.Ref })
+	inv.CalicoTiers = l.tiers
 	for _, m := range l.marks {
 		inv.MarkIncomplete(m.scope, m.why)
 	}

@@ -4,13 +4,18 @@ import (
 	"regexp"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/imdsguard/imdsguard/internal/model"
 )
 
 // adminAPIVersion is the only version of AdminNetworkPolicy and
-// BaselineAdminNetworkPolicy the engine evaluates; others stay stubs.
-const adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+// BaselineAdminNetworkPolicy the engine evaluates, cnpAPIVersion the only
+// version of ClusterNetworkPolicy; others stay stubs.
+const (
+	adminAPIVersion = "policy.networking.k8s.io/v1alpha1"
+	cnpAPIVersion   = "policy.networking.k8s.io/v1alpha2"
+)
 
 // Limits of the v1alpha1 CRDs (sigs.k8s.io/network-policy-api
 // apis/v1alpha1): the API server rejects objects beyond them.
@@ -19,6 +24,9 @@ const (
 	maxAdminRules    = 100 // egress rules, peers of a rule, ports of a rule
 	maxAdminNetworks = 25  // networks or domainNames of a peer
 	maxAdminRuleName = 100
+	// The v1alpha2 CRD allows fewer: 25 rules, peers of a rule and
+	// protocols of a rule.
+	maxCNPItems = 25
 )
 
 // adminFields are the fields of each object of the v1alpha1 types that
@@ -29,6 +37,10 @@ var adminFields = struct {
 	egressRule, ingressRule                    []string
 	anpEgressPeer, banpEgressPeer, ingressPeer []string
 	port, portNumber, portRange                []string
+	// v1alpha2 ClusterNetworkPolicy: its subject, peers and portRange
+	// have the fields of v1alpha1's; cnpRule is a rule's fields besides
+	// "to" or "from".
+	cnpSpec, cnpRule, cnpProtocol, cnpL4, cnpPort, cnpRange []string
 }{
 	anpSpec:        []string{"priority", "subject", "ingress", "egress"},
 	banpSpec:       []string{"subject", "ingress", "egress"},
@@ -37,6 +49,12 @@ var adminFields = struct {
 	egressRule:     []string{"name", "action", "to", "ports"},
 	ingressRule:    []string{"name", "action", "from", "ports"},
 	anpEgressPeer:  []string{"namespaces", "pods", "nodes", "networks", "domainNames"},
+	cnpSpec:        []string{"tier", "priority", "subject", "ingress", "egress"},
+	cnpRule:        []string{"name", "action", "protocols"},
+	cnpProtocol:    []string{"tcp", "udp", "sctp", "destinationNamedPort"},
+	cnpL4:          []string{"destinationPort"},
+	cnpPort:        []string{"number", "range"},
+	cnpRange:       []string{"start", "end"},
 	banpEgressPeer: []string{"namespaces", "pods", "nodes", "networks"},
 	ingressPeer:    []string{"namespaces", "pods"},
 	port:           []string{"portNumber", "portRange", "namedPort"},
@@ -44,15 +62,17 @@ var adminFields = struct {
 	portRange:      []string{"protocol", "start", "end"},
 }
 
-// adminPolicy reads an AdminNetworkPolicy or BaselineAdminNetworkPolicy
-// strictly, field by field as the v1alpha1 Go types define them (a test
-// holds the field lists to the upstream types).
+// adminPolicy reads an AdminNetworkPolicy, BaselineAdminNetworkPolicy or
+// ClusterNetworkPolicy strictly, field by field as the v1alpha1 and
+// v1alpha2 Go types define them (a test holds the field lists to the
+// upstream types).
 func (o *object) adminPolicy() *model.AdminPolicy {
 	w := o.w
-	baseline := o.ref.Kind == "BaselineAdminNetworkPolicy"
+	cnp := o.cnp()
+	banp := o.ref.Kind == "BaselineAdminNetworkPolicy"
 	w.strict(o.m, "apiVersion", "kind", "metadata", "spec", "status")
-	p := &model.AdminPolicy{Ref: o.ref, Baseline: baseline, Source: o.src}
-	if baseline && o.ref.Name != "default" {
+	p := &model.AdminPolicy{Ref: o.ref, Baseline: banp, Source: o.src}
+	if banp && o.ref.Name != "default" {
 		w.failf(o.m.node, "metadata.name", "must be \"default\": the API allows only one BaselineAdminNetworkPolicy")
 	}
 	f := o.m.get("spec")
@@ -64,9 +84,14 @@ func (o *object) adminPolicy() *model.AdminPolicy {
 	if spec == nil {
 		return p
 	}
-	if baseline {
+	switch {
+	case cnp:
+		w.strict(spec, adminFields.cnpSpec...)
+		p.Baseline = o.cnpTier(spec)
+		p.Priority = o.adminPriority(spec)
+	case banp:
 		w.strict(spec, adminFields.banpSpec...)
-	} else {
+	default:
 		w.strict(spec, adminFields.anpSpec...)
 		p.Priority = o.adminPriority(spec)
 	}
@@ -75,19 +100,20 @@ func (o *object) adminPolicy() *model.AdminPolicy {
 	} else {
 		w.failf(spec.node, "spec.subject", "required field missing")
 	}
+	maxRules := o.adminMaxItems()
 	egress := w.seq(spec.value("egress"), "spec.egress")
-	if len(egress) > maxAdminRules {
-		w.failf(spec.value("egress"), "spec.egress", "at most %d rules allowed, got %d", maxAdminRules, len(egress))
+	if len(egress) > maxRules {
+		w.failf(spec.value("egress"), "spec.egress", "at most %d rules allowed, got %d", maxRules, len(egress))
 	}
 	for i, r := range egress {
-		p.Egress = append(p.Egress, o.adminRule(r, index("spec.egress", i), i, baseline, true))
+		p.Egress = append(p.Egress, o.adminRule(r, index("spec.egress", i), i, banp, true))
 	}
 	ingress := w.seq(spec.value("ingress"), "spec.ingress")
-	if len(ingress) > maxAdminRules {
-		w.failf(spec.value("ingress"), "spec.ingress", "at most %d rules allowed, got %d", maxAdminRules, len(ingress))
+	if len(ingress) > maxRules {
+		w.failf(spec.value("ingress"), "spec.ingress", "at most %d rules allowed, got %d", maxRules, len(ingress))
 	}
 	for i, r := range ingress {
-		o.adminRule(r, index("spec.ingress", i), i, baseline, false)
+		o.adminRule(r, index("spec.ingress", i), i, banp, false)
 	}
 	return p
 }
@@ -129,7 +155,8 @@ func (o *object) adminSubject(f *field) model.AdminSubject {
 }
 
 // namespacedPods reads a {namespaceSelector, podSelector} pair; both are
-// required (empty selects everything).
+// required (empty selects everything), except a ClusterNetworkPolicy's
+// namespaceSelector, whose absence selects every namespace.
 func (o *object) namespacedPods(f *field, path string) *model.NamespacedPods {
 	w := o.w
 	np := &model.NamespacedPods{}
@@ -140,6 +167,10 @@ func (o *object) namespacedPods(f *field, path string) *model.NamespacedPods {
 	w.strict(m, adminFields.namespacedPod...)
 	for _, key := range []string{"namespaceSelector", "podSelector"} {
 		sf := m.get(key)
+		if (sf == nil || isNull(w.resolve(sf.v))) && key == "namespaceSelector" && o.cnp() {
+			np.NamespaceSelector = model.Selector{Compiled: labels.Everything(), Source: w.d.source(m.node)}
+			continue
+		}
 		if sf == nil || isNull(w.resolve(sf.v)) {
 			w.failf(m.node, join(path, key), "required field missing (use {} to select everything)")
 			continue
@@ -156,6 +187,7 @@ func (o *object) namespacedPods(f *field, path string) *model.NamespacedPods {
 
 // adminRule reads one egress rule (or checks one ingress rule: ingress does
 // not decide metadata reachability, but a broken rule is a broken policy).
+// baseline is set for a BaselineAdminNetworkPolicy.
 func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bool) model.AdminRule {
 	w := o.w
 	r := model.AdminRule{Index: i, Source: w.d.source(n)}
@@ -166,6 +198,9 @@ func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bo
 	peers, fields := "to", adminFields.egressRule
 	if !egress {
 		peers, fields = "from", adminFields.ingressRule
+	}
+	if o.cnp() {
+		fields = append([]string{peers}, adminFields.cnpRule...)
 	}
 	w.strict(m, fields...)
 	if name, ok := w.str(m.value("name"), join(path, "name")); ok {
@@ -183,8 +218,8 @@ func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bo
 			at = pf.k
 		}
 		w.failf(at, join(path, peers), "required: at least one peer")
-	case len(list) > maxAdminRules:
-		w.failf(m.value(peers), join(path, peers), "at most %d peers allowed, got %d", maxAdminRules, len(list))
+	case len(list) > o.adminMaxItems():
+		w.failf(m.value(peers), join(path, peers), "at most %d peers allowed, got %d", o.adminMaxItems(), len(list))
 	}
 	for j, pn := range list {
 		p := o.adminPeer(pn, index(join(path, peers), j), baseline, egress)
@@ -198,10 +233,19 @@ func (o *object) adminRule(n *yaml.Node, path string, i int, baseline, egress bo
 }
 
 // adminAction reads a rule's action: Allow, Deny, and for an
-// AdminNetworkPolicy Pass.
+// AdminNetworkPolicy Pass; Accept, Deny and Pass for a
+// ClusterNetworkPolicy.
 func (o *object) adminAction(m *mapping, path string, baseline bool) model.AdminAction {
 	w := o.w
 	a := w.requiredStr(m, path, "action")
+	if o.cnp() {
+		switch model.AdminAction(a) {
+		case model.AdminAccept, model.AdminDeny, model.AdminPass, "":
+			return model.AdminAction(a)
+		}
+		w.failf(m.value("action"), join(path, "action"), "unsupported value %q (want \"Accept\", \"Deny\" or \"Pass\")", a)
+		return ""
+	}
 	switch model.AdminAction(a) {
 	case model.AdminAllow, model.AdminDeny:
 		return model.AdminAction(a)
@@ -336,25 +380,29 @@ func (o *object) checkListSize(f *field, path string, n int) {
 	}
 }
 
-// adminPorts reads a rule's ports: absent means every port; when present
-// it has 1 to 100 entries.
+// adminPorts reads a rule's ports (protocols in v1alpha2): absent means
+// every port; when present it has 1 to 100 (v1alpha2: 25) entries.
 func (o *object) adminPorts(rule *mapping, path string) []model.Port {
 	w := o.w
-	path = join(path, "ports")
-	f := rule.get("ports")
+	key, item := "ports", o.adminPort
+	if o.cnp() {
+		key, item = "protocols", o.cnpProtocol
+	}
+	path = join(path, key)
+	f := rule.get(key)
 	if f == nil || isNull(w.resolve(f.v)) {
 		return nil
 	}
 	items := w.seq(f.v, path)
-	switch {
+	switch limit := o.adminMaxItems(); {
 	case len(items) == 0:
-		w.failf(f.k, path, "must have at least one item (leave ports out for every port)")
-	case len(items) > maxAdminRules:
-		w.failf(f.k, path, "at most %d items allowed, got %d", maxAdminRules, len(items))
+		w.failf(f.k, path, "must have at least one item (leave %s out for every port)", key)
+	case len(items) > limit:
+		w.failf(f.k, path, "at most %d items allowed, got %d", limit, len(items))
 	}
 	out := make([]model.Port, 0, len(items))
 	for i, n := range items {
-		out = append(out, o.adminPort(n, index(path, i)))
+		out = append(out, item(n, index(path, i)))
 	}
 	return out
 }
@@ -446,9 +494,13 @@ func (o *object) checkNamedPorts(r *model.AdminRule, m *mapping, path string) {
 	if !named {
 		return
 	}
+	field, name := "ports", "namedPort"
+	if o.cnp() {
+		field, name = "protocols", "destinationNamedPort"
+	}
 	for _, p := range r.To {
 		if p.Networks != nil || p.Nodes != nil || p.DomainNames != nil {
-			o.w.failf(m.node, join(path, "ports"), "a namedPort cannot be used with a networks, nodes or domainNames peer")
+			o.w.failf(m.node, join(path, field), "a %s cannot be used with a networks, nodes or domainNames peer", name)
 			return
 		}
 	}

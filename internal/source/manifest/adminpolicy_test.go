@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	anpv1alpha1 "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnpv1alpha2 "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 )
 
 // TestAdminFieldsMatchUpstream checks that the fields the loader accepts
@@ -33,6 +34,19 @@ func TestAdminFieldsMatchUpstream(t *testing.T) {
 		{"AdminNetworkPolicyPort", anpv1alpha1.AdminNetworkPolicyPort{}, adminFields.port},
 		{"Port", anpv1alpha1.Port{}, adminFields.portNumber},
 		{"PortRange", anpv1alpha1.PortRange{}, adminFields.portRange},
+		{"v1alpha2 ClusterNetworkPolicySpec", cnpv1alpha2.ClusterNetworkPolicySpec{}, adminFields.cnpSpec},
+		{"v1alpha2 ClusterNetworkPolicySubject", cnpv1alpha2.ClusterNetworkPolicySubject{}, adminFields.subject},
+		{"v1alpha2 NamespacedPod", cnpv1alpha2.NamespacedPod{}, adminFields.namespacedPod},
+		{"v1alpha2 ClusterNetworkPolicyEgressRule", cnpv1alpha2.ClusterNetworkPolicyEgressRule{}, append([]string{"to"}, adminFields.cnpRule...)},
+		{"v1alpha2 ClusterNetworkPolicyIngressRule", cnpv1alpha2.ClusterNetworkPolicyIngressRule{}, append([]string{"from"}, adminFields.cnpRule...)},
+		{"v1alpha2 ClusterNetworkPolicyEgressPeer", cnpv1alpha2.ClusterNetworkPolicyEgressPeer{}, adminFields.anpEgressPeer},
+		{"v1alpha2 ClusterNetworkPolicyIngressPeer", cnpv1alpha2.ClusterNetworkPolicyIngressPeer{}, adminFields.ingressPeer},
+		{"v1alpha2 ClusterNetworkPolicyProtocol", cnpv1alpha2.ClusterNetworkPolicyProtocol{}, adminFields.cnpProtocol},
+		{"v1alpha2 ClusterNetworkPolicyProtocolTCP", cnpv1alpha2.ClusterNetworkPolicyProtocolTCP{}, adminFields.cnpL4},
+		{"v1alpha2 ClusterNetworkPolicyProtocolUDP", cnpv1alpha2.ClusterNetworkPolicyProtocolUDP{}, adminFields.cnpL4},
+		{"v1alpha2 ClusterNetworkPolicyProtocolSCTP", cnpv1alpha2.ClusterNetworkPolicyProtocolSCTP{}, adminFields.cnpL4},
+		{"v1alpha2 Port", cnpv1alpha2.Port{}, adminFields.cnpPort},
+		{"v1alpha2 PortRange", cnpv1alpha2.PortRange{}, adminFields.cnpRange},
 	} {
 		var upstream []string
 		rt := reflect.TypeOf(tc.typ)

@@ -31,6 +31,12 @@ func (c *collected) body(o *object) func() {
 	case classCilium:
 		p := o.ciliumPolicy()
 		return func() { c.cilium = append(c.cilium, p) }
+	case classCalicoPolicy:
+		p := o.calicoPolicy()
+		return func() { c.calico = append(c.calico, p) }
+	case classCalicoTier:
+		t := o.calicoTier()
+		return func() { c.tiers = append(c.tiers, t) }
 	case classStub:
 		s := o.stub()
 		return func() { c.stubs = append(c.stubs, s) }
@@ -56,7 +62,7 @@ func (o *object) node() *model.Node {
 
 // stub reads a policy of a kind the engine does not evaluate.
 func (o *object) stub() *model.PolicyStub {
-	s := stubKinds[kindKey(o.ref.APIVersion, o.ref.Kind)]
+	s, _ := stubFlags(kindKey(o.ref.APIVersion, o.ref.Kind))
 	s.Ref, s.Source = o.ref, o.src
 	if o.ref.Kind == "ClusterNetworkPolicy" {
 		// A ClusterNetworkPolicy in the Baseline tier acts like a

@@ -44,12 +44,16 @@ type collected struct {
 	stubs      []*model.PolicyStub
 	admin      []*model.AdminPolicy
 	cilium     []*model.CiliumPolicy
+	calico     []*model.CalicoPolicy
+	tiers      []*model.CalicoTier
 	unknown    []UnknownObject
 	// nodeConfigs are node settings from infrastructure code and cloud
 	// exports (nodeconfigs.go).
 	nodeConfigs []*model.NodeConfig
 	// nodeConfigGaps say which node settings documents had errors.
 	nodeConfigGaps []string
+	// read sums what was read of the file.
+	read fileSum
 }
 
 // fail records an input error and the scope it leaves incomplete.

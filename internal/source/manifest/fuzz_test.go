@@ -9,8 +9,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary bytes to the loader as stdin: it must not panic,
-// every error must point at a line of the input, and the subset parser must
-// read it as yaml.v3 does.
+// every error must point at a line of the input, the subset parser must
+// read it as yaml.v3 does, and two passes (LoadIndex, then every group)
+// must read what one does.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yaml")
 	for _, s := range seeds {
@@ -37,6 +38,10 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		loadBoth(t, []string{"-"}, data)
+		stdin := func() Options { return Options{Stdin: bytes.NewReader(data), MaxDocumentBytes: 1 << 16} }
+		if one, two, _ := twoPasses(t, []string{"-"}, stdin, 1); render(one) != render(two) {
+			t.Errorf("two passes read differently from one:\n%s\n---\n%s", render(one), render(two))
+		}
 	})
 }
 

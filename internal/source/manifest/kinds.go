@@ -19,8 +19,10 @@ const (
 	classNode
 	classNetworkPolicy
 	classStub
-	classAdminPolicy // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1)
-	classCilium      // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy (cilium.io/v2)
+	classAdminPolicy  // AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1), ClusterNetworkPolicy (v1alpha2)
+	classCilium       // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy (cilium.io/v2)
+	classCalicoPolicy // Calico NetworkPolicy, GlobalNetworkPolicy (calico.go)
+	classCalicoTier
 )
 
 // group returns the API group of an apiVersion ("" for the core group).
@@ -70,29 +72,46 @@ var foldedKinds = map[string]bool{
 // classify names the class of a kind; unknown kinds are looked at further
 // by the caller (any kind with a pod template is a workload).
 func classify(apiVersion, kind string) class {
-	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") {
+	if apiVersion == adminAPIVersion && (kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy") ||
+		apiVersion == cnpAPIVersion && kind == model.KindClusterNetworkPolicy {
 		return classAdminPolicy
 	}
 	if apiVersion == ciliumAPIVersion && (kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy") {
 		return classCilium
 	}
+	if c, ok := calicoClass(apiVersion, kind); ok {
+		return c
+	}
 	key := kindKey(apiVersion, kind)
 	if c, ok := classes[key]; ok {
 		return c
 	}
-	if _, ok := stubKinds[key]; ok {
+	if _, ok := stubFlags(key); ok {
 		return classStub
 	}
 	return classUnknown
 }
 
+// stubFlags returns the flags of a stub kind: one the engine does not
+// evaluate, or a Calico kind of a version it does not read.
+func stubFlags(key string) (model.PolicyStub, bool) {
+	if s, ok := stubKinds[key]; ok {
+		return s, true
+	}
+	s, ok := model.CalicoPolicyKinds[key]
+	return s, ok
+}
+
 // namespaced reports whether objects of a class live in a namespace.
 func namespaced(c class, apiVersion, kind string) bool {
 	switch c {
-	case classNamespace, classNode, classUnknown, classAdminPolicy:
+	case classNamespace, classNode, classUnknown, classAdminPolicy, classCalicoTier:
 		return false
+	case classCalicoPolicy:
+		return kind == "NetworkPolicy"
 	case classStub:
-		return !stubKinds[kindKey(apiVersion, kind)].ClusterScoped
+		s, _ := stubFlags(kindKey(apiVersion, kind))
+		return !s.ClusterScoped
 	case classCilium:
 		return kind == "CiliumNetworkPolicy"
 	}

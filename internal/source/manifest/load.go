@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"runtime"
-	"sort"
 	"sync"
 
 	"github.com/imdsguard/imdsguard/internal/model"
@@ -52,10 +51,8 @@ func Load(ctx context.Context, paths []string, opts Options) *Result {
 	inputs, skipped := expand(paths)
 	files := readAll(ctx, inputs, opts)
 	res := &Result{Inventory: model.NewInventory(), Skipped: skipped}
-	order := map[string]int{}
 	var entries []*workloadEntry
 	for i, c := range files {
-		order[inputs[i].name] = i
 		if inputs[i].err == nil {
 			res.Files = append(res.Files, inputs[i].name)
 		}
@@ -63,34 +60,33 @@ func Load(ctx context.Context, paths []string, opts Options) *Result {
 		entries = append(entries, c.workloads...)
 	}
 	res.fold(entries)
-	sort.SliceStable(res.Errors, func(i, j int) bool {
-		a, b := res.Errors[i].Source, res.Errors[j].Source
-		if order[a.File] != order[b.File] {
-			return order[a.File] < order[b.File]
-		}
-		return a.Line < b.Line
-	})
+	sortErrors(res.Errors, inputs)
 	return res
 }
 
 // readAll reads the inputs with GOMAXPROCS workers.
 func readAll(ctx context.Context, inputs []input, opts Options) []*collected {
 	out := make([]*collected, len(inputs))
+	parallel(len(inputs), func(i int) { out[i] = read(ctx, inputs[i], opts, nil) })
+	return out
+}
+
+// parallel runs fn(0) .. fn(n-1) on GOMAXPROCS workers.
+func parallel(n int, fn func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
+	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
 			for i := range next {
-				out[i] = read(ctx, inputs[i], opts)
+				fn(i)
 			}
 		})
 	}
-	for i := range inputs {
+	for i := range n {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return out
 }
 
 // merge adds one file's objects to the inventory. Workloads are added
@@ -113,6 +109,8 @@ func (r *Result) merge(c *collected) {
 	inv.Unsupported = append(inv.Unsupported, c.stubs...)
 	inv.AdminPolicies = append(inv.AdminPolicies, c.admin...)
 	inv.CiliumPolicies = append(inv.CiliumPolicies, c.cilium...)
+	inv.CalicoPolicies = append(inv.CalicoPolicies, c.calico...)
+	inv.CalicoTiers = append(inv.CalicoTiers, c.tiers...)
 	inv.NodeConfigs = append(inv.NodeConfigs, c.nodeConfigs...)
 	inv.NodeConfigGaps = append(inv.NodeConfigGaps, c.nodeConfigGaps...)
 	for _, u := range c.unknown {

@@ -3,6 +3,8 @@ package manifest
 import (
 	"context"
 	"errors"
+	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -13,8 +15,19 @@ import (
 	"github.com/imdsguard/imdsguard/internal/source/yamlsubset"
 )
 
-// read reads one input file into a collection of its objects.
-func read(ctx context.Context, in input, opts Options) *collected {
+// docHooks let the two-pass index see a file's documents (chunks between
+// `---` lines, numbered from 0 in file order) and choose which to decode.
+type docHooks struct {
+	// want, if set, says whether to decode document k; the others are
+	// split off and skipped.
+	want func(k int) bool
+	// after, if set, is called once document k has been read into c.
+	after func(k int, size int64, c *collected)
+}
+
+// read reads one input file into a collection of its objects. hooks may be
+// nil.
+func read(ctx context.Context, in input, opts Options, hooks *docHooks) *collected {
 	c := &collected{}
 	if in.err != nil {
 		c.fail(in.err, "", true)
@@ -28,20 +41,30 @@ func read(ctx context.Context, in input, opts Options) *collected {
 	defer r.Close()
 	var bufs buffers
 	defer bufs.release()
-	br, enc := decodeBOM(r, &bufs)
+	sum := &checksum{r: r, h: crc32.NewIEEE()}
+	defer func() { c.read = fileSum{crc: sum.h.Sum32(), size: sum.n} }()
+	br, enc := decodeBOM(sum, &bufs)
 	mem := memoryPool.Get().(*reusable)
 	defer memoryPool.Put(mem)
 	state := &fileState{name: in.name, enc: enc, limit: opts.MaxDocumentBytes, strs: newInterner(), yamlOnly: opts.yamlOnly,
 		subset: &mem.subset, scratch: &mem.scratch}
+	k := -1
 	err = split(br, state.limit, func(ch *chunk) error {
 		if err := ctx.Err(); err != nil {
 			return &lineError{line: ch.start, err: err}
+		}
+		k++
+		if hooks != nil && hooks.want != nil && !hooks.want(k) {
+			return nil
 		}
 		e := decodeChunk(state, ch, func(d *doc, root *yaml.Node) {
 			c.readDocument(d, root)
 		})
 		if e != nil {
 			c.fail(e, "", true)
+		}
+		if hooks != nil && hooks.after != nil {
+			hooks.after(k, ch.size, c)
 		}
 		return nil
 	})
@@ -50,6 +73,27 @@ func read(ctx context.Context, in input, opts Options) *collected {
 		c.fail(&InputError{Source: model.Source{File: in.name, Line: le.line}, Msg: "read failed: " + le.err.Error()}, "", true)
 	}
 	return c
+}
+
+// fileSum identifies the bytes read from a file, so that a second pass can
+// tell whether the file changed in between.
+type fileSum struct {
+	crc  uint32
+	size int64
+}
+
+// checksum sums the bytes read through it.
+type checksum struct {
+	r io.Reader
+	h hash.Hash32
+	n int64
+}
+
+func (c *checksum) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
 }
 
 // reusable is the memory that reading a file uses and drops document by

@@ -48,6 +48,7 @@ func render(r *Result) string {
 	for _, cp := range inv.CiliumPolicies {
 		renderCiliumPolicy(p, cp)
 	}
+	renderCalico(p, inv)
 	for _, k := range slices.Sorted(maps.Keys(inv.UnknownKinds)) {
 		p("unknown %s x%d", k, inv.UnknownKinds[k])
 	}

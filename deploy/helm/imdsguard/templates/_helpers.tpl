@@ -18,6 +18,20 @@ app.kubernetes.io/part-of: imdsguard
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}
 
+{{/* The proxy's pods: a name of their own, so that neither the controller's
+selector, Service nor PodDisruptionBudget takes them in. */}}
+{{- define "imdsguard.proxySelectorLabels" -}}
+app.kubernetes.io/name: imdsguard-proxy
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "imdsguard.proxyLabels" -}}
+{{ include "imdsguard.proxySelectorLabels" . }}
+app.kubernetes.io/component: proxy
+app.kubernetes.io/part-of: imdsguard
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
 {{- define "imdsguard.webhookService" -}}{{ include "imdsguard.fullname" . }}-webhook{{- end -}}
 {{- define "imdsguard.certSecret" -}}{{ include "imdsguard.fullname" . }}-webhook-cert{{- end -}}
 {{- define "imdsguard.leaseName" -}}{{ include "imdsguard.fullname" . }}-controller{{- end -}}
