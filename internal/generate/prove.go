@@ -105,12 +105,15 @@ func Prove(in Input, set *Set, o Options) (*Proof, error) {
 	if got := len(loaded.Inventory.NetworkPolicies); got != objs {
 		return nil, fmt.Errorf("the generated stream held %d NetworkPolicies, %d loaded", objs, got)
 	}
-	if got := len(loaded.Inventory.AdminPolicies) + len(loaded.Inventory.CiliumPolicies); got != admin {
+	li := loaded.Inventory
+	if got := len(li.AdminPolicies) + len(li.CiliumPolicies) + len(li.CalicoPolicies) + len(li.CalicoTiers); got != admin {
 		return nil, fmt.Errorf("the generated stream held %d cluster-wide policies, %d loaded", admin, got)
 	}
 	after := overlay(in.Inventory, loaded.Inventory.NetworkPolicies)
-	after.AdminPolicies = overlayAdmin(in.Inventory.AdminPolicies, loaded.Inventory.AdminPolicies)
-	after.CiliumPolicies = overlayCilium(in.Inventory.CiliumPolicies, loaded.Inventory.CiliumPolicies)
+	after.AdminPolicies = overlayObjects(in.Inventory.AdminPolicies, li.AdminPolicies, func(p *model.AdminPolicy) model.ObjectRef { return p.Ref })
+	after.CiliumPolicies = overlayObjects(in.Inventory.CiliumPolicies, li.CiliumPolicies, func(p *model.CiliumPolicy) model.ObjectRef { return p.Ref })
+	after.CalicoPolicies = overlayObjects(in.Inventory.CalicoPolicies, li.CalicoPolicies, func(p *model.CalicoPolicy) model.ObjectRef { return p.Ref })
+	after.CalicoTiers = overlayObjects(in.Inventory.CalicoTiers, li.CalicoTiers, func(t *model.CalicoTier) model.ObjectRef { return t.Ref })
 	targets := append(append([]reach.Target(nil), in.Analysis.Targets...), in.KeepOpen...)
 	before := reach.Evaluate(in.Inventory, targets)
 	now := reach.Evaluate(after, targets)
@@ -198,33 +201,21 @@ func overlay(inv *model.Inventory, policies []*model.NetworkPolicy) *model.Inven
 	return &out
 }
 
-// overlayCilium returns the Cilium policies with policies added, each
-// replacing an existing one of the same kind, namespace and name.
-func overlayCilium(have, add []*model.CiliumPolicy) []*model.CiliumPolicy {
+// overlayObjects returns the objects with add added, each replacing an
+// existing one of the same kind, namespace and name.
+func overlayObjects[T any](have, add []*T, ref func(*T) model.ObjectRef) []*T {
+	key := func(o *T) model.ObjectRef {
+		r := ref(o)
+		return model.ObjectRef{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+	}
 	replace := map[model.ObjectRef]bool{}
-	for _, p := range add {
-		replace[model.ObjectRef{Kind: p.Ref.Kind, Namespace: p.Ref.Namespace, Name: p.Ref.Name}] = true
+	for _, o := range add {
+		replace[key(o)] = true
 	}
-	var out []*model.CiliumPolicy
-	for _, p := range have {
-		if !replace[model.ObjectRef{Kind: p.Ref.Kind, Namespace: p.Ref.Namespace, Name: p.Ref.Name}] {
-			out = append(out, p)
-		}
-	}
-	return append(out, add...)
-}
-
-// overlayAdmin returns the admin policies with policies added, each
-// replacing an existing one of the same kind and name.
-func overlayAdmin(have, add []*model.AdminPolicy) []*model.AdminPolicy {
-	replace := map[[2]string]bool{}
-	for _, p := range add {
-		replace[[2]string{p.Ref.Kind, p.Ref.Name}] = true
-	}
-	var out []*model.AdminPolicy
-	for _, p := range have {
-		if !replace[[2]string{p.Ref.Kind, p.Ref.Name}] {
-			out = append(out, p)
+	var out []*T
+	for _, o := range have {
+		if !replace[key(o)] {
+			out = append(out, o)
 		}
 	}
 	return append(out, add...)
