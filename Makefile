@@ -27,7 +27,7 @@ test: vet lint
 	@test -z "$$(gofmt -l cmd internal hack)" || { gofmt -l cmd internal hack; echo "gofmt needed"; exit 1; }
 	hack/netns-tools.sh
 	hack/chromium.sh
-	assets="$$(hack/controlplane.sh)" && hack/crds.sh >/dev/null && hack/gator.sh >/dev/null && hack/helm.sh >/dev/null && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 ./...
+	assets="$$(hack/controlplane.sh)" && hack/crds.sh >/dev/null && hack/gator.sh >/dev/null && hack/helm.sh >/dev/null && KUBEBUILDER_ASSETS="$$assets" $(GO) test -count=1 -timeout 45m ./...
 	hack/fuzz-smoke.sh 20000x
 
 vet:
