@@ -28,8 +28,10 @@ type Index struct {
 	// List may hold several) are in the same group. Sorted by first
 	// namespace.
 	Groups []Group
-	// BatchBytes bounds the documents read again at once (Each); zero
-	// means a quarter of the input, and at least 1 MiB.
+	// BatchBytes bounds the documents read again at once (Each). LoadIndex
+	// sets it to a sixteenth of the input, but at least a quarter of the
+	// largest file (each batch reads its files whole, so one large file is
+	// then read four times, not sixteen) and at least 1 MiB.
 	BatchBytes int64
 	inputs     []input
 	sums       []fileSum // what the first pass read of each input
@@ -92,13 +94,14 @@ func LoadIndex(ctx context.Context, paths []string, opts Options) (*Index, error
 		files[i], ix.sums[i] = c, c.read
 	})
 	res := &Result{Inventory: model.NewInventory(), Skipped: skipped}
-	var total int64
+	var total, largest int64
 	for i, c := range files {
 		if inputs[i].err == nil {
 			res.Files = append(res.Files, inputs[i].name)
 		}
 		res.merge(c)
 		total += c.read.size
+		largest = max(largest, c.read.size)
 	}
 	// Folding owners across files finds ownerReference cycles, which are
 	// input errors: they must be known before anything is reported.
@@ -117,7 +120,7 @@ func LoadIndex(ctx context.Context, paths []string, opts Options) (*Index, error
 	sortErrors(res.Errors, inputs)
 	ix.Result = res
 	ix.Groups = groups(docs, res.Inventory.NamespaceNames())
-	ix.BatchBytes = max(1<<20, total/4)
+	ix.BatchBytes = max(1<<20, total/16, largest/4)
 	return ix, ctx.Err()
 }
 
@@ -152,16 +155,29 @@ func (ix *Index) spoolStdin(in *input) error {
 // Each reads the namespaced objects again and calls fn with every group, in
 // order: an inventory of the group's namespaces (as the index has them) and
 // their namespaced objects, and nothing cluster-scoped. Groups are read in
-// batches of about BatchBytes of documents; each file is read whole once
-// per batch that needs it, and only the documents the batch needs are
-// decoded. Input errors are the index's; they are not reported twice. A
+// batches of about BatchBytes of documents (up to half again as much to finish the
+// files a batch reads); each file is read whole once per batch that needs
+// it, and only the documents the batch needs are decoded. Input errors are the index's; they are not reported twice. A
 // file that no longer holds what the first pass read is an error: its
 // objects could not be evaluated.
 func (ix *Index) Each(ctx context.Context, fn func(Group, *model.Inventory) error) error {
 	for first := 0; first < len(ix.Groups); {
 		last, size := first, int64(0)
-		for last < len(ix.Groups) && (last == first || size+ix.Groups[last].bytes <= ix.BatchBytes) {
-			size += ix.Groups[last].bytes
+		files := map[int]bool{}
+		for last < len(ix.Groups) {
+			g := &ix.Groups[last]
+			// Past the budget, a group whose documents are all in files the
+			// batch reads anyway still joins it, up to half again the budget, so
+			// that a file is not read again for the next batch.
+			fits := last == first || size+g.bytes <= ix.BatchBytes ||
+				size+g.bytes <= ix.BatchBytes*3/2 && !slices.ContainsFunc(g.docs, func(d docRef) bool { return !files[d.file] })
+			if !fits {
+				break
+			}
+			for _, d := range g.docs {
+				files[d.file] = true
+			}
+			size += g.bytes
 			last++
 		}
 		invs, err := ix.readBatch(ctx, ix.Groups[first:last])
