@@ -74,7 +74,7 @@ func TestChartProxy(t *testing.T) {
 		t.Errorf("command %v", cmd)
 	}
 	args := containerArgs(t, ds)
-	for _, want := range []string{"--cloud=aws", "--require-imdsv2", "--pod-interface=eni*", "--listen=:8989",
+	for _, want := range []string{"--cloud=aws", "--require-imdsv2", "--record-events", "--pod-interface=eni*", "--listen=:8989",
 		"--on-exit=keep-drop", "--config=/etc/imdsguard/proxy.yaml"} {
 		if !contains(args, want) {
 			t.Errorf("args %v lack %s", args, want)
@@ -126,7 +126,7 @@ func TestChartProxy(t *testing.T) {
 		got = append(got, g.String())
 	}
 	sort.Strings(got)
-	want := []string{"cluster /namespaces list", "cluster /namespaces watch", "cluster /nodes get", "cluster /pods list", "cluster /pods watch"}
+	want := []string{"cluster /events create", "cluster /namespaces list", "cluster /namespaces watch", "cluster /nodes get", "cluster /pods list", "cluster /pods watch"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the proxy's grants:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
@@ -183,6 +183,18 @@ func TestChartProxyRunsWithItsRBAC(t *testing.T) {
 	cidrs, err := pods.PodCIDRs(ctx, pc, node)
 	if err != nil || len(cidrs) != 1 || cidrs[0] != netip.MustParsePrefix("10.244.7.0/24") {
 		t.Fatalf("pod CIDRs as the proxy's ServiceAccount: %v, %v", cidrs, err)
+	}
+
+	// A pod on the node whose address is the test's own, so that its refused
+	// request gets an Event, recorded with the chart's RBAC.
+	client := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "chart-proxy-client", Namespace: namespace},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if client, err = cs.CoreV1().Pods(namespace).Create(ctx, client, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}}
+	if _, err := cs.CoreV1().Pods(namespace).UpdateStatus(ctx, client, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 
 	// The config file, as the DaemonSet mounts it.
@@ -242,6 +254,19 @@ func TestChartProxyRunsWithItsRBAC(t *testing.T) {
 	if code := get("/latest/meta-data/instance-id"); code != http.StatusForbidden {
 		t.Errorf("a read without a token: %d, want 403", code)
 	}
+	// --record-events from the chart: that refusal is an Event on the pod.
+	testenv.Eventually(t, "an Event for the refused read", func() (bool, string) {
+		evs, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=chart-proxy-client"})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Reason == pods.EventReason && strings.Contains(e.Message, "/latest/meta-data/instance-id") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events; logs:\n%s", len(evs.Items), logs.String())
+	})
 	tokReq, _ := http.NewRequest("PUT", "http://"+listen+"/latest/api/token", nil)
 	tokReq.Host = "169.254.169.254"
 	tokReq.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")

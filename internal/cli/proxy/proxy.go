@@ -53,6 +53,7 @@ type flags struct {
 	logFormat     string
 	logLevel      string
 	nodeName      string
+	recordEvents  bool
 	kubeconfig    string
 	context       string
 	maxProcs      int
@@ -122,6 +123,7 @@ func NewCommand(s command.Streams) *cobra.Command {
 	fs.StringVar(&f.cloud, "cloud", string(proxy.FlavourAuto), "the metadata service's flavour: aws, gcp, azure, or auto (by path)")
 	fs.StringVar(&f.config, "config", "", "a ProxyConfig file: extra allowed paths, profiles pods may select (see docs/proxy.md)")
 	fs.BoolVar(&f.requireV2, "require-imdsv2", false, "refuse AWS reads without an IMDSv2 session token")
+	fs.BoolVar(&f.recordEvents, "record-events", false, "record a Warning Event on the pod behind a refused request, at most one per pod and rule every 10 minutes (needs --node-name and create on events)")
 	fs.StringVar(&f.upstream, "upstream", server.DefaultUpstream, "the metadata service to forward to")
 	fs.StringVar(&f.listen, "listen", ":8989", "the proxy's address; redirected traffic arrives on its port")
 	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":9989", "address of /metrics and /readyz; 0 turns it off")
@@ -168,6 +170,9 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 	up, err := url.Parse(f.upstream)
 	if err != nil || up.Scheme != "http" || up.Host == "" {
 		return usage("--upstream %q: want http://HOST[:PORT]", f.upstream)
+	}
+	if f.recordEvents && f.nodeName == "" {
+		return usage("--record-events needs --node-name: Events are recorded on the pods of the node it names")
 	}
 	if f.onExit != onExitKeepDrop && f.onExit != onExitRemove {
 		return usage("--on-exit %q: want keep-drop or remove", f.onExit)
@@ -217,6 +222,7 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 		logger.Info("pod metadata traffic dropped", "table", f.table)
 	}
 	podIndex := server.Pods(server.PodsFunc(func(netip.Addr) (server.Pod, bool) { return server.Pod{}, false }))
+	var refusals []server.Option
 	if cs != nil {
 		// The informers stop with ctx: when the command returns.
 		x, err := pods.Watch(ctx, cs, f.nodeName)
@@ -224,14 +230,19 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 			return fmt.Errorf("watching the pods of node %q (pod metadata traffic stays dropped): %w", f.nodeName, err)
 		}
 		podIndex = x
+		if f.recordEvents {
+			ev := pods.NewEvents(cs, f.nodeName)
+			go ev.Run(ctx, func(err error) { logger.Error(err, "recording an Event for a refused request") })
+			refusals = append(refusals, server.WithRefusals(ev.Refused))
+		}
 	}
 	// 2. The proxy listens.
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s (pod metadata traffic stays dropped): %w", f.listen, err)
 	}
-	srv := server.NewServer(server.New(policy, server.WithUpstream(up), server.WithProfiles(cfg), server.WithPods(podIndex),
-		server.WithLogger(logger), server.WithMetrics(metrics)))
+	srv := server.NewServer(server.New(policy, append([]server.Option{server.WithUpstream(up), server.WithProfiles(cfg),
+		server.WithPods(podIndex), server.WithLogger(logger), server.WithMetrics(metrics)}, refusals...)...))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// 3. The redirect replaces the drop.

@@ -75,7 +75,7 @@ func slimPod(obj any) (any, error) {
 		return obj, nil
 	}
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Annotations: p.Annotations, ResourceVersion: p.ResourceVersion},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, Annotations: p.Annotations, ResourceVersion: p.ResourceVersion},
 		Spec:       corev1.PodSpec{HostNetwork: p.Spec.HostNetwork, NodeName: p.Spec.NodeName},
 		Status:     corev1.PodStatus{Phase: p.Status.Phase, PodIP: p.Status.PodIP, PodIPs: p.Status.PodIPs},
 	}, nil
@@ -112,7 +112,7 @@ func (x *Index) PodByIP(ip netip.Addr) (server.Pod, bool) {
 	if found == nil {
 		return server.Pod{}, false
 	}
-	out := server.Pod{Namespace: found.Namespace, Name: found.Name, Annotations: found.Annotations}
+	out := server.Pod{Namespace: found.Namespace, Name: found.Name, UID: string(found.UID), Annotations: found.Annotations}
 	if obj, ok, err := x.namespaces.GetByKey(found.Namespace); err == nil && ok {
 		out.NamespaceAnnotations = obj.(*corev1.Namespace).Annotations
 	}

@@ -5,6 +5,7 @@ import "net/netip"
 // Pod is what the proxy knows of the pod behind a source address.
 type Pod struct {
 	Namespace, Name      string
+	UID                  string
 	Annotations          map[string]string
 	NamespaceAnnotations map[string]string
 }

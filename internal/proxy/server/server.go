@@ -70,6 +70,21 @@ func WithProfiles(c *proxy.Config) Option { return func(h *Handler) { h.profiles
 // WithLogger sets where refusal events go (default: nowhere).
 func WithLogger(l logr.Logger) Option { return func(h *Handler) { h.log = l } }
 
+// Refusal is what a refused request's observers learn: never its body or
+// its headers.
+type Refusal struct {
+	Pod    Pod
+	Rule   string
+	Detail string
+	Method string
+	// Target is the request-target as received, cut to 256 bytes.
+	Target string
+}
+
+// WithRefusals calls fn, which must not block, for every refused request
+// from a known pod (to record Kubernetes Events).
+func WithRefusals(fn func(Refusal)) Option { return func(h *Handler) { h.onRefusal = fn } }
+
 // WithMetrics sets the metrics to count in (default: none).
 func WithMetrics(m *Metrics) Option { return func(h *Handler) { h.metrics = m } }
 
@@ -83,6 +98,8 @@ type Handler struct {
 	metrics  *Metrics
 	client   *upstreamClient
 	requests *counters
+	// onRefusal, if set, sees every refusal of a known pod's request.
+	onRefusal func(Refusal)
 }
 
 // New builds a Handler for a policy. All defaults are set here.
@@ -159,6 +176,9 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, pod Pod, d prox
 		kv = append(kv, "profileNote", note)
 	}
 	h.log.Info("refused metadata request", kv...)
+	if h.onRefusal != nil && pod.Name != "" {
+		h.onRefusal(Refusal{Pod: pod, Rule: string(d.Rule), Detail: d.Detail, Method: r.Method, Target: target})
+	}
 	w.Header().Set(MarkerHeader, MarkerRefused)
 	w.Header().Set(RuleHeader, string(d.Rule))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
