@@ -150,7 +150,10 @@ func (h *Handler) pod(remote string) (Pod, bool) {
 	if err != nil {
 		return Pod{}, false
 	}
-	return h.pods.PodByIP(ap.Addr().Unmap())
+	if p, ok := h.pods.PodByIP(ap.Addr().Unmap()); ok {
+		return p, true
+	}
+	return Pod{}, false
 }
 
 // maxLoggedTarget bounds what an attacker can write into the log.

@@ -279,3 +279,43 @@ func TestUpstreamDown(t *testing.T) {
 		t.Fatalf("status %d, marker %q", resp.StatusCode, resp.Header.Get(MarkerHeader))
 	}
 }
+
+// TestRefusalsReported: the refusal callback sees each refused request of a
+// known pod (rule and target, nothing else of the request), and neither
+// allowed requests nor those from addresses no pod owns.
+func TestRefusalsReported(t *testing.T) {
+	p, err := proxy.New(proxy.Options{Flavour: proxy.FlavourAWS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
+	defer fake.Close()
+	up, _ := url.Parse(fake.URL)
+	known := true
+	var got []Refusal
+	h := New(p, WithUpstream(up), WithRefusals(func(r Refusal) { got = append(got, r) }),
+		WithPods(PodsFunc(func(netip.Addr) (Pod, bool) {
+			return Pod{Namespace: "ns", Name: "p", UID: "u"}, known
+		})))
+	do := func(path string) int {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Host, req.RemoteAddr = "169.254.169.254", "10.0.0.5:4000"
+		req.Header.Set("X-Secret", "never reported")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	if do("/latest/meta-data/instance-id") != http.StatusOK || len(got) != 0 {
+		t.Fatalf("an allowed request was reported: %+v", got)
+	}
+	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
+		t.Fatalf("a refused request: %d reports", len(got))
+	}
+	if r := got[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
+		t.Errorf("report %+v", r)
+	}
+	known = false
+	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
+		t.Fatalf("a refusal for an address no pod owns was reported: %+v", got)
+	}
+}
