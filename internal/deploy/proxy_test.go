@@ -174,6 +174,7 @@ func TestChartProxyRunsWithItsRBAC(t *testing.T) {
 		t.Fatalf("requesting a token for the proxy's ServiceAccount: %v", err)
 	}
 	saConfig := env.TokenConfig(tok.Status.Token)
+	env.WaitAuthorized(t, "system:serviceaccount:"+namespace+":"+proxyName, "get", "", "nodes")
 
 	// The Node: read when neither --pod-cidr nor --pod-interface is given.
 	pc, err := pods.NewClient(saConfig)

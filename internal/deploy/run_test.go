@@ -123,6 +123,7 @@ func TestChartRunsWithItsRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("requesting a token for the chart's ServiceAccount: %v", err)
 	}
+	env.WaitAuthorized(t, "system:serviceaccount:"+namespace+":"+release, "list", "", "namespaces")
 	probe := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args := append(containerArgs(t, dep),
 		"--kubeconfig", testenv.Kubeconfig(t, env.TokenConfig(tok.Status.Token)), "--namespace", namespace,

@@ -7,12 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -149,7 +152,44 @@ func (e *Env) User(tb testing.TB, clusterRole string) (*rest.Config, string) {
 	if _, err := e.Clientset.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
 		tb.Fatalf("binding %s to ClusterRole %s: %v", name, clusterRole, err)
 	}
+	e.waitAuthorized(ctx, tb, name, clusterRole)
 	return e.TokenConfig(token(i)), name
+}
+
+// waitAuthorized waits until the API server's authorizer grants user the
+// first rule of clusterRole (see WaitAuthorized). A role that does not exist
+// yet, or has no resource rule, is not waited for.
+func (e *Env) waitAuthorized(ctx context.Context, tb testing.TB, user, clusterRole string) {
+	tb.Helper()
+	role, err := e.Clientset.RbacV1().ClusterRoles().Get(ctx, clusterRole, metav1.GetOptions{})
+	if err != nil || len(role.Rules) == 0 {
+		return
+	}
+	r := role.Rules[0]
+	if len(r.Verbs) == 0 || len(r.Resources) == 0 || len(r.APIGroups) == 0 {
+		return
+	}
+	e.WaitAuthorized(tb, user, r.Verbs[0], r.APIGroups[0], r.Resources[0])
+}
+
+// WaitAuthorized waits until the API server's authorizer, which learns of
+// RBAC objects through its own informers, lets user (for a ServiceAccount,
+// system:serviceaccount:NS:NAME) do verb on resource of group anywhere: a
+// request sent at once could otherwise be refused on a busy machine.
+func (e *Env) WaitAuthorized(tb testing.TB, user, verb, group, resource string) {
+	tb.Helper()
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource}}}
+	if strings.HasPrefix(user, "system:serviceaccount:") {
+		sar.Spec.Groups = []string{"system:serviceaccounts", "system:authenticated"}
+	}
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := e.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+		return err == nil && got.Status.Allowed, nil
+	})
+	if err != nil {
+		tb.Fatalf("testenv: the authorizer did not let %s %s %s: %v", user, verb, resource, err)
+	}
 }
 
 // TokenConfig returns a config that presents a bearer token (valid or not)
