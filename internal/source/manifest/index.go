@@ -140,14 +140,15 @@ func (ix *Index) spoolStdin(in *input) error {
 	if err != nil {
 		return fmt.Errorf("copying stdin: %w", err)
 	}
+	_, err = io.Copy(f, ix.opts.Stdin)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("copying stdin: %w", err)
+	}
 	ix.spool = f.Name()
-	if _, err := io.Copy(f, ix.opts.Stdin); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("copying stdin: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("copying stdin: %w", err)
-	}
 	in.path = ix.spool // the name stays stdin's
 	return nil
 }
