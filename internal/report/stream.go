@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/imdsguard/imdsguard/internal/rules"
 )
@@ -29,6 +28,8 @@ type Stream struct {
 	targets []Target
 	// index numbers the rules, for SARIF results.
 	index map[string]int
+	// known are the report's namespaces, the only ones a part may hold.
+	known map[string]bool
 }
 
 // span is a run of encoded items in the spill file.
@@ -63,6 +64,10 @@ func NewStream(w io.Writer, f Format, o Options, head *Document) (*Stream, error
 	for i, r := range head.Rules {
 		s.index[r.ID] = i
 	}
+	s.known = make(map[string]bool, len(head.Namespaces))
+	for _, ns := range head.Namespaces {
+		s.known[ns] = true
+	}
 	return s, nil
 }
 
@@ -74,6 +79,9 @@ func (s *Stream) Add(part *Document) error {
 	for _, ns := range namespaceOrder(byNS) {
 		if ns == "" {
 			return fmt.Errorf("rendering %s: a part holds cluster-scoped findings", s.format)
+		}
+		if !s.known[ns] {
+			return fmt.Errorf("rendering %s: namespace %q is not in the report's list", s.format, ns)
 		}
 		if s.pieces[ns] != nil {
 			return fmt.Errorf("rendering %s: namespace %q arrived twice", s.format, ns)
@@ -111,13 +119,7 @@ func (s *Stream) Close(final *Document) (err error) {
 	if err := s.buf.Flush(); err != nil {
 		return fmt.Errorf("rendering %s: %w", s.format, err)
 	}
-	namespaces := append([]string{}, final.Namespaces...)
-	for ns := range s.pieces {
-		if i := sort.SearchStrings(namespaces, ns); i == len(namespaces) || namespaces[i] != ns {
-			namespaces = append(namespaces, ns)
-		}
-	}
-	sort.Strings(namespaces)
+	namespaces := final.Namespaces // sorted, and every part's are among them (Add)
 	switch s.format {
 	case FormatJSON:
 		err = s.closeJSON(final, namespaces)

@@ -21,16 +21,21 @@ func metadataTargets(a *reach.Analysis) []int {
 	return out
 }
 
-// allowers returns the rules that allowed a result, as related locations.
+// allowNotes are the policy layers whose allowing rules are related
+// locations, with how each note says the rule let the traffic out.
+var allowNotes = map[reach.Layer]string{
+	reach.LayerNetworkPolicy: " allows it: ",
+	reach.LayerCalico:        " allows it: ",
+	reach.LayerCilium:        " allows it: ",
+	reach.LayerAdmin:         " allows it, ahead of every NetworkPolicy: ",
+}
+
 // appendAllowers appends the rules that allowed a result to out.
 func appendAllowers(out []Location, r reach.Result) []Location {
 	for _, s := range r.Trace {
-		if s.Decision != reach.Allow || (s.Layer != reach.LayerNetworkPolicy && s.Layer != reach.LayerCalico && s.Layer != reach.LayerAdmin && s.Layer != reach.LayerCilium) {
+		what, ok := allowNotes[s.Layer]
+		if s.Decision != reach.Allow || !ok {
 			continue
-		}
-		what := " allows it: "
-		if s.Layer == reach.LayerAdmin {
-			what = " allows it, ahead of every NetworkPolicy: "
 		}
 		for _, ref := range s.Rules {
 			if ref.Rule < 0 {

@@ -16,7 +16,8 @@ import (
 	"k8s.io/client-go/restmapper"
 )
 
-// DecodeObjects splits a YAML or JSON stream into objects.
+// DecodeObjects splits a YAML or JSON stream into objects; a List is
+// expanded into its items.
 func DecodeObjects(tb testing.TB, b []byte) []*unstructured.Unstructured {
 	tb.Helper()
 	var out []*unstructured.Unstructured
@@ -28,8 +29,20 @@ func DecodeObjects(tb testing.TB, b []byte) []*unstructured.Unstructured {
 		} else if err != nil {
 			tb.Fatal(err)
 		}
-		if obj != nil {
-			out = append(out, &unstructured.Unstructured{Object: obj})
+		if obj == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if !u.IsList() {
+			out = append(out, u)
+			continue
+		}
+		l, err := u.ToList()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for i := range l.Items {
+			out = append(out, &l.Items[i])
 		}
 	}
 }
@@ -40,6 +53,33 @@ func DecodeObjects(tb testing.TB, b []byte) []*unstructured.Unstructured {
 // Each refusal is a test error naming the object.
 func (e *Env) Create(tb testing.TB, objs []*unstructured.Unstructured, dryRun bool) {
 	tb.Helper()
+	opts := metav1.CreateOptions{FieldValidation: "Strict"}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	e.create(tb, objs, opts, func(u *unstructured.Unstructured) bool { return u.GetKind() == "Namespace" }, tb.Errorf)
+}
+
+// CreateAll creates fixtures as the admin, Namespaces first, leaving alone
+// any object that exists already (tests of one package share the control
+// plane); status is dropped, and a namespaced object without a namespace
+// goes to "default". Each refusal fails the test.
+func (e *Env) CreateAll(tb testing.TB, objs []*unstructured.Unstructured) {
+	tb.Helper()
+	fixtures := make([]*unstructured.Unstructured, len(objs))
+	for i, u := range objs {
+		u = u.DeepCopy()
+		delete(u.Object, "status")
+		fixtures[i] = u
+	}
+	e.create(tb, fixtures, metav1.CreateOptions{}, func(*unstructured.Unstructured) bool { return true }, tb.Fatalf)
+}
+
+// create creates objs, Namespaces first; an object that exists already is
+// no failure when keep says so; fail reports a refusal.
+func (e *Env) create(tb testing.TB, objs []*unstructured.Unstructured, opts metav1.CreateOptions,
+	keep func(*unstructured.Unstructured) bool, fail func(format string, args ...any)) {
+	tb.Helper()
 	ctx := context.Background()
 	groups, err := restmapper.GetAPIGroupResources(e.Clientset.Discovery())
 	if err != nil {
@@ -47,10 +87,6 @@ func (e *Env) Create(tb testing.TB, objs []*unstructured.Unstructured, dryRun bo
 	}
 	mapper := restmapper.NewDiscoveryRESTMapper(groups)
 	dyn := dynamic.NewForConfigOrDie(e.Config)
-	opts := metav1.CreateOptions{FieldValidation: "Strict"}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
 	for _, pass := range []bool{true, false} {
 		for _, u := range objs {
 			if (u.GetKind() == "Namespace") != pass {
@@ -59,19 +95,23 @@ func (e *Env) Create(tb testing.TB, objs []*unstructured.Unstructured, dryRun bo
 			gvk := u.GroupVersionKind()
 			m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 			if err != nil {
-				tb.Errorf("%s %s: %v", gvk, u.GetName(), err)
+				fail("%s %s: %v", gvk, u.GetName(), err)
 				continue
 			}
 			var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
 			if m.Scope.Name() == "namespace" {
-				ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
+				ns := u.GetNamespace()
+				if ns == "" {
+					ns = metav1.NamespaceDefault
+				}
+				ri = dyn.Resource(m.Resource).Namespace(ns)
 			}
 			_, err = ri.Create(ctx, u, opts)
-			if u.GetKind() == "Namespace" && apierrors.IsAlreadyExists(err) {
+			if apierrors.IsAlreadyExists(err) && keep(u) {
 				continue
 			}
 			if err != nil {
-				tb.Errorf("creating %s %s/%s (dry run %v): %v", gvk.Kind, u.GetNamespace(), u.GetName(), dryRun, err)
+				fail("creating %s %s/%s (dry run %v): %v", gvk.Kind, u.GetNamespace(), u.GetName(), len(opts.DryRun) > 0, err)
 			}
 		}
 	}

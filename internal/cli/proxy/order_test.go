@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"strings"
@@ -141,5 +142,20 @@ func TestPodInterfacesDetected(t *testing.T) {
 				t.Fatalf("redirect config %+v, want interfaces %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRecordEventsNeedsNode: Events are recorded on the pods of a node, so
+// --record-events without --node-name is a usage error, found before any
+// rule is written.
+func TestRecordEventsNeedsNode(t *testing.T) {
+	rec := &recorder{addr: "127.0.0.1:1"}
+	d := deps{newRedirector: func(redirect.Config) (redirector, error) { return rec, nil }, ready: func(net.Addr) {}}
+	f := &flags{cloud: "aws", upstream: "http://127.0.0.1:1", listen: "127.0.0.1:0", metricsAddr: "0", recordEvents: true,
+		onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
+	err := run(context.Background(), cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
+	var exit *cli.ExitError
+	if !errors.As(err, &exit) || exit.Code != cli.ExitUsage || !strings.Contains(err.Error(), "--record-events needs --node-name") || len(rec.calls) != 0 {
+		t.Fatalf("err = %v, calls %v", err, rec.calls)
 	}
 }

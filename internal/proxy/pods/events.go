@@ -30,7 +30,6 @@ type Events struct {
 	mu       sync.Mutex
 	last     map[eventKey]time.Time
 	dropped  int
-	now      func() time.Time
 }
 
 type eventKey struct{ namespace, pod, rule string }
@@ -38,13 +37,13 @@ type eventKey struct{ namespace, pod, rule string }
 // NewEvents returns a recorder for the proxy on node; Run sends its Events.
 func NewEvents(c *Client, node string) *Events {
 	return &Events{Interval: 10 * time.Minute, client: c, node: node, queue: make(chan server.Refusal, 256),
-		last: map[eventKey]time.Time{}, now: time.Now}
+		last: map[eventKey]time.Time{}}
 }
 
 // Refused is a server.WithRefusals callback.
 func (e *Events) Refused(r server.Refusal) {
 	k := eventKey{r.Pod.Namespace, r.Pod.Name, r.Rule}
-	now := e.now()
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t, ok := e.last[k]; ok && now.Sub(t) < e.Interval {
@@ -72,6 +71,9 @@ func (e *Events) Dropped() int {
 	return e.dropped
 }
 
+// Queued is how many Events wait to be sent.
+func (e *Events) Queued() int { return len(e.queue) }
+
 // Run sends the queued Events until ctx ends; report sees each failure.
 func (e *Events) Run(ctx context.Context, report func(error)) {
 	for {
@@ -87,7 +89,7 @@ func (e *Events) Run(ctx context.Context, report func(error)) {
 }
 
 func (e *Events) send(ctx context.Context, r server.Refusal) error {
-	now := metav1.NewTime(e.now())
+	now := metav1.Now()
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: r.Pod.Name + ".", Namespace: r.Pod.Namespace},
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: r.Pod.Namespace,

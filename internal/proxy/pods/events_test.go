@@ -131,3 +131,27 @@ func TestRefusalEventsNeverBlock(t *testing.T) {
 		t.Fatalf("dropped %d, want %d", got, 300-256)
 	}
 }
+
+// TestRefusalEventsInterval: within Interval a pod and rule queue one Event;
+// another rule or another pod queues its own; with no Interval every refusal
+// does. Nothing sends, so the queue shows what would be sent.
+func TestRefusalEventsInterval(t *testing.T) {
+	refuse := func(ev *pods.Events, pod, rule string) {
+		ev.Refused(server.Refusal{Pod: server.Pod{Namespace: "ns", Name: pod}, Rule: rule})
+	}
+	for _, tc := range []struct {
+		interval time.Duration
+		want     int
+	}{{10 * time.Minute, 3}, {0, 5}} {
+		ev := pods.NewEvents(nil, "node")
+		ev.Interval = tc.interval
+		refuse(ev, "a", "r1")
+		refuse(ev, "a", "r1")
+		refuse(ev, "a", "r1")
+		refuse(ev, "a", "r2")
+		refuse(ev, "b", "r1")
+		if got := ev.Queued(); got != tc.want {
+			t.Errorf("interval %s: %d queued, want %d", tc.interval, got, tc.want)
+		}
+	}
+}

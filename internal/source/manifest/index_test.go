@@ -176,41 +176,19 @@ func TestOneFileInBatches(t *testing.T) {
 }
 
 // byNamespace orders the namespaced objects by namespace, keeping input
-// order within one, and the cluster-scoped stubs first.
+// order within one; cluster-scoped ones, whose namespace is empty, come
+// first.
 func byNamespace(inv *model.Inventory) {
-	slices.SortStableFunc(inv.Workloads, func(a, b *model.Workload) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
-	slices.SortStableFunc(inv.NetworkPolicies, func(a, b *model.NetworkPolicy) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
-	slices.SortStableFunc(inv.ServiceAccounts, func(a, b *model.ServiceAccount) int { return strings.Compare(a.Ref.Namespace, b.Ref.Namespace) })
-	slices.SortStableFunc(inv.CalicoPolicies, func(a, b *model.CalicoPolicy) int {
-		if a.Global != b.Global {
-			if a.Global {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Ref.Namespace, b.Ref.Namespace)
-	})
-	slices.SortStableFunc(inv.CiliumPolicies, func(a, b *model.CiliumPolicy) int {
-		if a.Clusterwide != b.Clusterwide {
-			if a.Clusterwide {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Ref.Namespace, b.Ref.Namespace)
-	})
-	slices.SortStableFunc(inv.Unsupported, func(a, b *model.PolicyStub) int {
-		if a.ClusterScoped != b.ClusterScoped {
-			if a.ClusterScoped {
-				return -1
-			}
-			return 1
-		}
-		if a.ClusterScoped {
-			return 0
-		}
-		return strings.Compare(a.Ref.Namespace, b.Ref.Namespace)
-	})
+	sortByNamespace(inv.Workloads, func(w *model.Workload) model.ObjectRef { return w.Ref })
+	sortByNamespace(inv.NetworkPolicies, func(p *model.NetworkPolicy) model.ObjectRef { return p.Ref })
+	sortByNamespace(inv.ServiceAccounts, func(a *model.ServiceAccount) model.ObjectRef { return a.Ref })
+	sortByNamespace(inv.CalicoPolicies, func(p *model.CalicoPolicy) model.ObjectRef { return p.Ref })
+	sortByNamespace(inv.CiliumPolicies, func(p *model.CiliumPolicy) model.ObjectRef { return p.Ref })
+	sortByNamespace(inv.Unsupported, func(s *model.PolicyStub) model.ObjectRef { return s.Ref })
+}
+
+func sortByNamespace[T any](objs []*T, ref func(*T) model.ObjectRef) {
+	slices.SortStableFunc(objs, func(a, b *T) int { return strings.Compare(ref(a).Namespace, ref(b).Namespace) })
 }
 
 // TestIndexClassifiesEveryKind fails when a new kind of object is collected
