@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
@@ -95,38 +94,6 @@ func benchHandler(b *testing.B, up *url.URL) *Handler {
 		b.Fatal(err)
 	}
 	return New(p, WithUpstream(up), WithMetrics(m), WithLogger(logr.FromSlogHandler(slog.NewJSONHandler(io.Discard, nil))))
-}
-
-// discardWriter is a ResponseWriter that keeps nothing but the status.
-type discardWriter struct {
-	h      http.Header
-	status int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) WriteHeader(code int)        { w.status = code }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-// BenchmarkHandler is one allowed request through ServeHTTP, with its
-// upstream exchange on a loopback connection.
-func BenchmarkHandler(b *testing.B) {
-	h := benchHandler(b, cannedUpstream(b))
-	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader([]byte(
-		"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n"))))
-	if err != nil {
-		b.Fatal(err)
-	}
-	r.RemoteAddr = "10.244.1.7:51234"
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		w.status = 0
-		h.ServeHTTP(w, r)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
-	}
 }
 
 // BenchmarkServeLoopback is the whole proxy (http.Server and handler) on

@@ -1,16 +1,10 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"sync"
-	"time"
 
 	"github.com/go-logr/logr"
 
@@ -88,7 +82,7 @@ func WithRefusals(fn func(Refusal)) Option { return func(h *Handler) { h.onRefus
 // WithMetrics sets the metrics to count in (default: none).
 func WithMetrics(m *Metrics) Option { return func(h *Handler) { h.metrics = m } }
 
-// Handler is the proxy's http.Handler.
+// Handler decides the proxy's requests; a Server carries them.
 type Handler struct {
 	policy   *proxy.Policy
 	upstream *url.URL
@@ -96,8 +90,9 @@ type Handler struct {
 	profiles *proxy.Config
 	log      logr.Logger
 	metrics  *Metrics
-	client   *upstreamClient
-	requests *counters
+	// upAddr is the service's HOST:PORT, upHost its Host header.
+	upAddr, upHost string
+	requests       *counters
 	// onRefusal, if set, sees every refusal of a known pod's request.
 	onRefusal func(Refusal)
 }
@@ -109,7 +104,7 @@ func New(p *proxy.Policy, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(h)
 	}
-	h.client = newUpstreamClient(hostPort(h.upstream), h.upstream.Host)
+	h.upAddr, h.upHost = hostPort(h.upstream), h.upstream.Host
 	if h.metrics != nil {
 		h.requests = newCounters(h.metrics.Requests)
 	}
@@ -124,51 +119,47 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), "80")
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	pod, known := h.pod(r.RemoteAddr)
+// decide decides a request from remote, counts it, and reports a refusal
+// (log, metrics, Events). remoteText gives remote as text, made only when
+// a refusal is logged.
+func (h *Handler) decide(r proxy.Request, remote netip.AddrPort, remoteText func() string) proxy.Decision {
+	pod, known := h.pods.PodByIP(remote.Addr().Unmap())
+	if !known {
+		pod = Pod{}
+	}
 	var allowance proxy.Allowance
 	note := ""
 	if known && h.profiles != nil {
 		allowance, note = h.profiles.Allowance(pod.Namespace, pod.Annotations, pod.NamespaceAnnotations)
 	}
-	d := h.policy.Decide(proxy.FromHTTP(r), allowance)
+	d := h.policy.Decide(r, allowance)
 	if h.requests != nil {
 		h.requests.get(d.Cloud, d.Rule).Inc()
 	}
 	if !d.Allowed {
-		h.refuse(w, r, pod, d, allowance.Profile, note)
-		return
+		h.refused(r, remoteText(), pod, d, allowance.Profile, note)
+		return d
 	}
 	if d.Rule == proxy.RuleGranted {
 		h.log.V(1).Info("metadata request allowed by profile", "pod", pod.Name, "namespace", pod.Namespace, "profile", allowance.Profile, "path", d.Target.Path)
 	}
-	h.forward(w, r, d)
-}
-
-func (h *Handler) pod(remote string) (Pod, bool) {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return Pod{}, false
-	}
-	if p, ok := h.pods.PodByIP(ap.Addr().Unmap()); ok {
-		return p, true
-	}
-	return Pod{}, false
+	return d
 }
 
 // maxLoggedTarget bounds what an attacker can write into the log.
 const maxLoggedTarget = 256
 
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, pod Pod, d proxy.Decision, profile, note string) {
+// refused logs and counts a refusal, and tells onRefusal.
+func (h *Handler) refused(r proxy.Request, source string, pod Pod, d proxy.Decision, profile, note string) {
 	if h.metrics != nil {
 		h.metrics.Refusals.WithLabelValues(string(d.Rule), pod.Namespace).Inc()
 	}
-	target := r.RequestURI
+	target := r.Target
 	if len(target) > maxLoggedTarget {
 		target = target[:maxLoggedTarget] + "..."
 	}
 	kv := []any{"event", "metadata-request-refused", "pod", pod.Name, "namespace", pod.Namespace, "path", target,
-		"rule", string(d.Rule), "detail", d.Detail, "method", r.Method, "source", r.RemoteAddr}
+		"rule", string(d.Rule), "detail", d.Detail, "method", r.Method, "source", source}
 	if d.Cloud != "" {
 		kv = append(kv, "cloud", string(d.Cloud))
 	}
@@ -182,66 +173,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, pod Pod, d prox
 	if h.onRefusal != nil && pod.Name != "" {
 		h.onRefusal(Refusal{Pod: pod, Rule: string(d.Rule), Detail: d.Detail, Method: r.Method, Target: target})
 	}
-	w.Header().Set(MarkerHeader, MarkerRefused)
-	w.Header().Set(RuleHeader, string(d.Rule))
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusForbidden)
-	if r.Method != http.MethodHead {
-		fmt.Fprintf(w, "imdsguard-proxy: refused by rule %s\n", d.Rule)
-	}
 }
 
-// forward sends the canonical request upstream and copies the answer back.
-// It does not follow redirects: a 3xx goes back to the pod as it came, and
-// whatever the pod asks next is decided again.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, d proxy.Decision) {
-	resp, err := h.client.Do(r.Context(), r.Method, d.Target.RequestURI(), r.Header)
-	if err != nil {
-		h.upstreamError(w, err)
-		return
-	}
-	defer resp.Body.Close()
-	out := w.Header()
-	for k, vs := range resp.Header {
-		if !hopHeader(k) {
-			out[k] = vs
-		}
-	}
-	w.WriteHeader(resp.StatusCode)
-	// The body is the pod's business: never read but to copy, never logged.
-	buf := copyBuffers.Get().(*[]byte)
-	_, _ = io.CopyBuffer(writerOnly{w}, resp.Body, *buf)
-	copyBuffers.Put(buf)
-}
-
-// copyBuffers hold response bodies on their way through; most fit one.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
-
-// writerOnly hides the ResponseWriter's ReadFrom, which copies a body over
-// 512 bytes through a fresh 32 KiB buffer of its own.
-type writerOnly struct{ io.Writer }
-
-func (h *Handler) upstreamError(w http.ResponseWriter, err error) {
-	if errors.Is(err, context.Canceled) {
-		return
-	}
+// upstreamError logs and counts a request the service did not answer.
+func (h *Handler) upstreamError(err error) {
 	if h.metrics != nil {
 		h.metrics.UpstreamErrors.Inc()
 	}
 	h.log.Error(err, "metadata service did not answer")
-	w.Header().Set(MarkerHeader, MarkerUpstream)
-	http.Error(w, "imdsguard-proxy: metadata service did not answer", http.StatusBadGateway)
-}
-
-// NewServer wraps a handler in an http.Server with the limits the policy
-// relies on: small headers, short reads.
-func NewServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		MaxHeaderBytes:    16 << 10,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		IdleTimeout:       90 * time.Second,
-	}
 }

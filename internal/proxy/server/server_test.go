@@ -58,14 +58,27 @@ func startRig(t *testing.T, cloud endpoints.Cloud, fo fakeimds.Options, po proxy
 	if cfg != nil {
 		opts = append(opts, WithProfiles(cfg))
 	}
-	srv := NewServer(New(p, opts...))
+	return &rig{fake: fake, proxy: serve(t, New(p, opts...)), log: buf, metrics: m}
+}
+
+// serve runs h on a Server on loopback until the test ends, and returns
+// its address.
+func serve(t testing.TB, h *Handler) string {
+	t.Helper()
+	srv := NewServer(h)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return &rig{fake: fake, proxy: ln.Addr().String(), log: buf, metrics: m}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		if err := <-done; err != ErrServerClosed {
+			t.Errorf("Serve returned %v", err)
+		}
+	})
+	return ln.Addr().String()
 }
 
 // raw sends one request exactly as written (the Go client would clean it
@@ -244,9 +257,8 @@ func TestNoRedirectsFollowed(t *testing.T) {
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
 	p, _ := proxy.New(proxy.Options{Flavour: proxy.FlavourAWS})
-	front := httptest.NewServer(New(p, WithUpstream(u)))
-	defer front.Close()
-	req, _ := http.NewRequest("GET", front.URL+"/latest/meta-data/instance-id", nil)
+	front := serve(t, New(p, WithUpstream(u)))
+	req, _ := http.NewRequest("GET", "http://"+front+"/latest/meta-data/instance-id", nil)
 	req.Host = "169.254.169.254"
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
@@ -266,9 +278,8 @@ func TestUpstreamDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	p, _ := proxy.New(proxy.Options{Flavour: proxy.FlavourAWS})
-	front := httptest.NewServer(New(p, WithUpstream(&url.URL{Scheme: "http", Host: addr})))
-	defer front.Close()
-	req, _ := http.NewRequest("GET", front.URL+"/latest/meta-data/instance-id", nil)
+	front := serve(t, New(p, WithUpstream(&url.URL{Scheme: "http", Host: addr})))
+	req, _ := http.NewRequest("GET", "http://"+front+"/latest/meta-data/instance-id", nil)
 	req.Host = "169.254.169.254"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -297,13 +308,18 @@ func TestRefusalsReported(t *testing.T) {
 		WithPods(PodsFunc(func(netip.Addr) (Pod, bool) {
 			return Pod{Namespace: "ns", Name: "p", UID: "u"}, known
 		})))
+	front := serve(t, h)
 	do := func(path string) int {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.Host, req.RemoteAddr = "169.254.169.254", "10.0.0.5:4000"
+		req, _ := http.NewRequest(http.MethodGet, "http://"+front+path, nil)
+		req.Host = "169.254.169.254"
 		req.Header.Set("X-Secret", "never reported")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		return w.Code
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
 	}
 	if do("/latest/meta-data/instance-id") != http.StatusOK || len(got) != 0 {
 		t.Fatalf("an allowed request was reported: %+v", got)

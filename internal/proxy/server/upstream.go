@@ -1,174 +1,459 @@
 package server
 
 import (
-	"bufio"
-	"context"
 	"errors"
-	"io"
-	"net"
+	"fmt"
 	"net/http"
-	"strings"
+	"slices"
+	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/proxy/wire"
 )
 
-// upstreamClient is a small HTTP/1.1 client for one host. The proxy's
-// requests are few and simple (no body but the empty token PUT, a handful
-// of headers it chose itself), so it writes them directly on a pooled
-// connection and reads the answer in the calling goroutine, which saves
-// net/http.Transport's hand-offs between goroutines on every request.
-type upstreamClient struct {
-	addr string
-	host string
-	idle chan *upstreamConn
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+// upConn is a connection to the metadata service. It carries one exchange
+// at a time, for one client, and goes back to its loop's idle list when the
+// answer was framed exactly (nothing past it, no close announced).
+type upConn struct {
+	l     *loop
+	fd    int
+	state upState
+	c     *client // the client whose request this is; nil when idle
+	// reused: the connection served an exchange before, so a failure
+	// before any answer may be the service having closed it meanwhile.
+	reused bool
+	got    bool // some of the answer arrived
+	method string
+	out    []byte // the request being sent
+	off    int
+	in     []byte // the answer as read
+	n      int
+	eof    bool
+	resp   wire.Response
+	head   int // the answer's head length once parsed
+	pos    int // how much of in the chunked decoder has consumed
+	chunks wire.Chunked
+	body   []byte // a chunked answer's decoded body
+	// readable, writable: edges not yet acted on.
+	readable, writable bool
+	deadline           time.Time
+	closed             bool
 }
 
-type upstreamConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
-}
+type upState int
 
 const (
-	maxIdleUpstream = 256
-	upstreamTimeout = 70 * time.Second // GCP's wait_for_change holds requests open
+	upConnecting upState = iota
+	upSending
+	upReading
+	upIdle
 )
 
-func newUpstreamClient(addr, host string) *upstreamClient {
-	return &upstreamClient{addr: addr, host: host, idle: make(chan *upstreamConn, maxIdleUpstream),
-		dial: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
-}
+// maxResponseRead bounds the bytes read for one answer, chunk framing
+// included.
+const maxResponseRead = 2*maxResponseBytes + wire.MaxResponseHead
 
-// Do sends method and target (a canonical request-target) with the
-// headers of in that the metadata services read, and returns the response;
-// its body returns the connection to the pool once read to the end.
-func (u *upstreamClient) Do(ctx context.Context, method, target string, in http.Header) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		uc, reused, err := u.get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := u.exchange(ctx, uc, method, target, in)
-		if err == nil {
-			return resp, nil
-		}
-		uc.c.Close()
-		// A pooled connection the service closed meanwhile fails at once;
-		// the request is idempotent or the empty token PUT, so try once more
-		// on a fresh connection.
-		if !reused || attempt > 0 || ctx.Err() != nil {
-			return nil, err
+// exchange sends the client's request to the metadata service: on an idle
+// connection, or a fresh one when fresh is set (the retry after a reused
+// connection failed).
+func (l *loop) exchange(c *client, fresh bool) {
+	var u *upConn
+	if !fresh && len(l.idle) > 0 {
+		u = l.idle[len(l.idle)-1]
+		l.idle = l.idle[:len(l.idle)-1]
+		u.state = upSending
+		u.writable = true
+	} else {
+		var err error
+		if u, err = l.dial(); err != nil {
+			l.upstreamFailed(c, err)
+			return
 		}
 	}
+	u.c, c.up = c, u
+	u.method = c.req.Method
+	u.out = renderRequest(u.out[:0], c.req.Method, c.target, l.h.upHost, c.req.Header)
+	u.off = 0
+	u.deadline = l.now.Add(upstreamTimeout)
+	if u.state == upConnecting {
+		u.deadline = l.now.Add(connectTimeout)
+	}
+	u.progress()
 }
 
-func (u *upstreamClient) get(ctx context.Context) (*upstreamConn, bool, error) {
-	select {
-	case uc := <-u.idle:
-		return uc, true, nil
-	default:
-	}
-	c, err := u.dial(ctx, "tcp", u.addr)
+func (l *loop) dial() (*upConn, error) {
+	fd, err := unix.Socket(l.upFamily, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("socket: %w", err)
 	}
-	return &upstreamConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 1024)}, false, nil
+	u := &upConn{l: l, fd: fd, state: upSending, writable: true}
+	if err := unix.Connect(fd, l.upSock); err == unix.EINPROGRESS {
+		u.state, u.writable = upConnecting, false
+	} else if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("connecting to the metadata service: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := l.add(fd, u); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return u, nil
 }
 
-// put returns a connection to the pool. Its deadline stays: the next
-// exchange sets its own before using it.
-func (u *upstreamClient) put(uc *upstreamConn) {
-	select {
-	case u.idle <- uc:
-	default:
-		uc.c.Close()
-	}
-}
-
-// Requests that tell http.ReadResponse how to read a response body: none
-// for HEAD. Only these methods reach the service.
-var (
-	getRequest  = &http.Request{Method: http.MethodGet}
-	headRequest = &http.Request{Method: http.MethodHead}
-	putRequest  = &http.Request{Method: http.MethodPut}
-)
-
-func (u *upstreamClient) exchange(ctx context.Context, uc *upstreamConn, method, target string, in http.Header) (*http.Response, error) {
-	deadline := time.Now().Add(upstreamTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	_ = uc.c.SetDeadline(deadline)
-	w := uc.bw
-	w.WriteString(method)
-	w.WriteByte(' ')
-	w.WriteString(target)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(u.host)
-	w.WriteString("\r\n")
-	// Header names in a server-side request are canonical, as are these.
+// renderRequest writes the request the service gets: the canonical target,
+// the service's host, and only the headers it reads (forwardedHeaders).
+// The parser refused every header value holding a line break.
+func renderRequest(b []byte, method, target, host string, in http.Header) []byte {
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, target...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
 	for _, k := range forwardedHeaders {
 		for _, v := range in[k] {
-			if strings.ContainsAny(v, "\r\n") {
-				return nil, errors.New("header value with a line break")
-			}
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
-	req := getRequest
-	switch method {
-	case http.MethodPut:
-		req = putRequest
-		w.WriteString("Content-Length: 0\r\n")
-	case http.MethodHead:
-		req = headRequest
+	if method == http.MethodPut {
+		b = append(b, "Content-Length: 0\r\n"...)
 	}
-	w.WriteString("\r\n")
-	if err := w.Flush(); err != nil {
-		return nil, err
-	}
-	resp, err := http.ReadResponse(uc.br, req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &pooledBody{rc: resp.Body, uc: uc, u: u, keep: !resp.Close}
-	return resp, nil
+	return append(b, "\r\n"...)
 }
 
-// pooledBody gives the connection back when the body has been read to the
-// end, and closes it otherwise.
-type pooledBody struct {
-	rc   io.ReadCloser
-	uc   *upstreamConn
-	u    *upstreamClient
-	keep bool
-	eof  bool
-	done bool
-}
-
-func (b *pooledBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.eof = true
+func (u *upConn) event(ev uint32) {
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.readable = true
 	}
-	return n, err
+	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.writable = true
+	}
+	u.progress()
 }
 
-func (b *pooledBody) Close() error {
-	if b.done {
+func (u *upConn) progress() {
+	for !u.closed {
+		switch u.state {
+		case upIdle:
+			// An idle connection has nothing to say: data or a hang-up
+			// means the service is done with it.
+			if u.readable {
+				u.closeConn()
+			}
+			return
+		case upConnecting:
+			if !u.writable {
+				return
+			}
+			if errno, err := unix.GetsockoptInt(u.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || errno != 0 {
+				if err == nil {
+					err = unix.Errno(errno)
+				}
+				u.fail(fmt.Errorf("connecting to the metadata service: %w", err))
+				return
+			}
+			u.state = upSending
+			u.deadline = u.l.now.Add(upstreamTimeout)
+		case upSending:
+			for u.off < len(u.out) {
+				if !u.writable {
+					return
+				}
+				m, err := unix.Write(u.fd, u.out[u.off:])
+				switch {
+				case err == unix.EAGAIN:
+					u.writable = false
+					return
+				case err == unix.EINTR:
+				case err != nil:
+					u.fail(fmt.Errorf("sending to the metadata service: %w", err))
+					return
+				default:
+					u.off += m
+				}
+			}
+			u.state = upReading
+		case upReading:
+			if !u.readable {
+				return
+			}
+			if err := u.read(); err != nil {
+				u.fail(err)
+				return
+			}
+			done, err := u.complete()
+			if err != nil {
+				u.fail(err)
+				return
+			}
+			if !done {
+				if u.eof {
+					u.fail(errors.New("the metadata service closed the connection before the end of its answer"))
+				}
+				return
+			}
+			u.deliver()
+			return
+		}
+	}
+}
+
+// read reads what the socket holds.
+func (u *upConn) read() error {
+	for u.readable && !u.eof {
+		if u.n == len(u.in) {
+			if len(u.in) >= maxResponseRead {
+				return fmt.Errorf("the metadata service's answer is over %d bytes", maxResponseRead)
+			}
+			u.in = slices.Grow(u.in[:u.n], max(readChunk, u.n))[:min(2*max(readChunk/2, u.n), maxResponseRead)]
+		}
+		m, err := unix.Read(u.fd, u.in[u.n:])
+		switch {
+		case err == unix.EAGAIN:
+			u.readable = false
+		case err == unix.EINTR:
+		case err != nil:
+			return fmt.Errorf("reading from the metadata service: %w", err)
+		case m == 0:
+			u.eof = true
+		default:
+			u.got = true
+			u.n += m
+			if u.n < len(u.in) {
+				u.readable = false
+			}
+		}
+	}
+	return nil
+}
+
+// complete reports whether the whole answer has arrived.
+func (u *upConn) complete() (bool, error) {
+	if u.head == 0 {
+		hl, err := wire.ParseResponse(u.in[:u.n], u.method, &u.resp)
+		if errors.Is(err, wire.ErrIncomplete) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("the metadata service's answer: %w", err)
+		}
+		if u.resp.ContentLength > maxResponseBytes {
+			return false, fmt.Errorf("the metadata service's answer has %d bytes, over %d", u.resp.ContentLength, maxResponseBytes)
+		}
+		u.head, u.pos = hl, hl
+		u.chunks.Reset()
+		u.body = u.body[:0]
+	}
+	switch {
+	case u.resp.NoBody:
+		return true, nil
+	case u.resp.Chunked:
+		body, k, done, err := u.chunks.Decode(u.in[u.pos:u.n], u.body)
+		u.body, u.pos = body, u.pos+k
+		if err != nil {
+			return false, fmt.Errorf("the metadata service's chunked answer: %w", err)
+		}
+		if len(u.body) > maxResponseBytes {
+			return false, fmt.Errorf("the metadata service's answer is over %d bytes", maxResponseBytes)
+		}
+		return done, nil
+	case u.resp.ContentLength >= 0:
+		if u.n >= u.head+int(u.resp.ContentLength) {
+			u.pos = u.head + int(u.resp.ContentLength)
+			return true, nil
+		}
+		return false, nil
+	default: // delimited by the service closing the connection
+		if u.n-u.head > maxResponseBytes {
+			return false, fmt.Errorf("the metadata service's answer is over %d bytes", maxResponseBytes)
+		}
+		u.pos = u.n
+		return u.eof, nil
+	}
+}
+
+// answerBody is the body bytes of a complete answer.
+func (u *upConn) answerBody() []byte {
+	switch {
+	case u.resp.NoBody:
 		return nil
+	case u.resp.Chunked:
+		return u.body
 	}
-	b.done = true
-	err := b.rc.Close()
-	// Bytes past the response would be read as the next one's: never reuse
-	// such a connection.
-	if b.keep && b.eof && err == nil && b.uc.br.Buffered() == 0 {
-		b.u.put(b.uc)
-		return nil
+	return u.in[u.head:u.pos]
+}
+
+// deliver hands the answer to the client and the connection back to the
+// idle list, or closes it when its framing leaves any doubt.
+func (u *upConn) deliver() {
+	c := u.c
+	u.c, c.up = nil, nil
+	c.answer(u.l.forwarded(c.out[:0], &u.resp, u.answerBody(), u.method == http.MethodHead, c.closeAfter))
+	reuse := !u.resp.Close && !u.eof && u.pos == u.n && len(u.l.idle) < maxIdleUpstream
+	if cap(u.in) > 64<<10 {
+		u.in = nil
 	}
-	b.uc.c.Close()
-	return err
+	if cap(u.body) > 64<<10 {
+		u.body = nil
+	}
+	u.n, u.head, u.pos, u.got = 0, 0, 0, false
+	if reuse {
+		u.state, u.reused, u.deadline = upIdle, true, time.Time{}
+		u.l.idle = append(u.l.idle, u)
+	} else {
+		u.closeConn()
+	}
+	c.kick()
+}
+
+// fail ends the exchange with an error: the client gets a 502, or, when a
+// reused connection failed before any answer, the request is sent once more
+// on a fresh connection (every forwarded request is idempotent or the
+// empty token PUT).
+func (u *upConn) fail(err error) {
+	c := u.c
+	u.c = nil
+	retry := u.reused && !u.got
+	u.closeConn()
+	if c == nil {
+		return
+	}
+	c.up = nil
+	if retry && !c.retried {
+		c.retried = true
+		u.l.exchange(c, true)
+		return
+	}
+	u.l.upstreamFailed(c, err)
+}
+
+// abandon drops the exchange of a client that went away.
+func (u *upConn) abandon() {
+	u.c = nil
+	u.closeConn()
+}
+
+func (u *upConn) closeConn() {
+	if u.closed {
+		return
+	}
+	u.closed = true
+	if u.state == upIdle {
+		if i := slices.Index(u.l.idle, u); i >= 0 {
+			u.l.idle = slices.Delete(u.l.idle, i, i+1)
+		}
+	}
+	u.l.forget(u.fd)
+}
+
+func (u *upConn) closeNow() {
+	if c := u.c; c != nil {
+		u.c, c.up = nil, nil
+		c.closeNow()
+	}
+	u.closeConn()
+}
+
+// upstreamFailed answers a client whose request the service did not answer.
+func (l *loop) upstreamFailed(c *client, err error) {
+	l.h.upstreamError(err)
+	c.closeAfter = true
+	c.answer(l.plain(c.out[:0], http.StatusBadGateway, MarkerUpstream, "", "imdsguard-proxy: metadata service did not answer\n", true, c.req.Method == http.MethodHead))
+	c.kick()
+}
+
+// The answers the loop writes.
+
+// forwarded renders the service's answer for the client: its status and
+// headers, hop-by-hop headers dropped, and the body framed by length.
+func (l *loop) forwarded(b []byte, r *wire.Response, body []byte, head, closing bool) []byte {
+	b = statusLine(b, r.StatusCode)
+	keys := l.keys[:0]
+	for k := range r.Header {
+		if !hopHeader(k) && k != "Content-Length" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	l.keys = keys
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			b = header(b, k, v)
+		}
+	}
+	switch {
+	case head || r.StatusCode == http.StatusNotModified:
+		// The length of what a GET would have had, as the service said.
+		if v := r.Header["Content-Length"]; len(v) > 0 {
+			b = header(b, "Content-Length", v[0])
+		}
+	case r.StatusCode == http.StatusNoContent:
+	default:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if closing {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if !head {
+		b = append(b, body...)
+	}
+	return b
+}
+
+// refusal renders the proxy's 403: marked, naming the rule.
+func (l *loop) refusal(b []byte, rule proxy.Rule, head, closing bool) []byte {
+	return l.plain(b, http.StatusForbidden, MarkerRefused, string(rule), "imdsguard-proxy: refused by rule "+string(rule)+"\n", closing, head)
+}
+
+// plain renders an answer of the proxy's own: a status, the marker header
+// when marker is set, the rule header when rule is set, and a text body.
+func (l *loop) plain(b []byte, status int, marker, rule, text string, closing, head bool) []byte {
+	b = statusLine(b, status)
+	b = append(b, "Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n"...)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(len(text)), 10)
+	b = append(b, "\r\n"...)
+	if marker != "" {
+		b = header(b, MarkerHeader, marker)
+	}
+	if rule != "" {
+		b = header(b, RuleHeader, rule)
+	}
+	if closing {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if !head {
+		b = append(b, text...)
+	}
+	return b
+}
+
+func statusLine(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	text := http.StatusText(code)
+	if text == "" {
+		text = "Status " + strconv.Itoa(code)
+	}
+	b = append(b, text...)
+	return append(b, "\r\n"...)
+}
+
+func header(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+
+	"github.com/imdsguard/imdsguard/internal/proxy"
 )
 
 // TestUpstreamConnections: connections are reused once a response is read
@@ -30,10 +31,16 @@ func TestUpstreamConnections(t *testing.T) {
 	up.Start()
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
-	c := newUpstreamClient(u.Host, "169.254.169.254")
+	u.Host = "169.254.169.254"
+	p, _ := proxy.New(proxy.Options{Flavour: proxy.FlavourAWS})
+	h := New(p, WithUpstream(u))
+	h.upAddr = up.Listener.Addr().String()
+	front := serve(t, h)
 	get := func() {
 		t.Helper()
-		resp, err := c.Do(context.Background(), "GET", "/latest/meta-data/instance-id", http.Header{})
+		req, _ := http.NewRequest("GET", "http://"+front+"/latest/meta-data/instance-id", nil)
+		req.Host = "169.254.169.254"
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,644 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/proxy/wire"
+)
+
+// The proxy serves HTTP/1.1 on event loops of its own: each loop waits on
+// one epoll set for its connections, reads a request only when it has
+// arrived, and writes answers without handing requests between goroutines.
+// It is nginx's design. net/http's server (a goroutine per connection, a
+// background read and a context per request) cost the proxy twice nginx's
+// CPU per request, on a path that does little else (docs/performance.md,
+// "Metadata proxy").
+//
+// Every connection is owned by one loop and touched only by it, so nothing
+// in a loop is locked. Sockets are registered edge-triggered: a loop reads
+// until a read comes back short (then the socket is empty and the next
+// arrival is a new edge) and remembers an edge it could not act on yet.
+
+// Limits and timeouts. They are the ones the net/http server had, plus
+// what a buffering loop needs.
+const (
+	// readHeaderTimeout bounds the time from a request's first byte to the
+	// end of its head.
+	readHeaderTimeout = 5 * time.Second
+	// idleTimeout closes a client connection with no request in progress.
+	idleTimeout = 90 * time.Second
+	// writeTimeout bounds the time to write one answer to a client.
+	writeTimeout = 10 * time.Second
+	// upstreamTimeout bounds one exchange with the metadata service (GCP's
+	// wait_for_change holds requests open for up to a minute).
+	upstreamTimeout = 70 * time.Second
+	connectTimeout  = 2 * time.Second
+	// maxResponseBytes bounds a response body held for a client. Metadata
+	// answers are small: AWS user data is at most 16 KiB, all of a GCP
+	// instance's metadata at most 512 KiB.
+	maxResponseBytes = 4 << 20
+	// maxIdleUpstream is how many idle connections to the service each
+	// loop keeps.
+	maxIdleUpstream = 128
+	// readChunk is the first buffer for a connection; buffers grow to hold
+	// a whole head or response.
+	readChunk = 4 << 10
+	// sweepEvery is how often deadlines are checked.
+	sweepEvery = 250 * time.Millisecond
+)
+
+// ErrServerClosed is what Serve returns after Close or Shutdown: the same
+// value net/http's server returns, so callers need not know which served.
+var ErrServerClosed = http.ErrServerClosed
+
+// Server serves a Handler on event loops.
+type Server struct {
+	h     *Handler
+	loops int
+
+	mu       sync.Mutex
+	closed   bool // Close or Shutdown was called
+	draining bool // Shutdown: finish what is in progress
+	lps      []*loop
+	served   chan struct{} // closed when Serve returns
+}
+
+// NewServer returns a Server for h with one event loop per thread that may
+// run Go code (GOMAXPROCS).
+func NewServer(h *Handler) *Server {
+	return &Server{h: h, loops: runtime.GOMAXPROCS(0), served: make(chan struct{})}
+}
+
+// Serve serves connections from ln, a TCP listener, until Close or
+// Shutdown, and closes ln when it returns.
+func (s *Server) Serve(ln net.Listener) error {
+	defer close(s.served)
+	defer ln.Close()
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return fmt.Errorf("proxy server: want a TCP listener, got %T", ln)
+	}
+	up, err := net.ResolveTCPAddr("tcp", s.h.upAddr)
+	if err != nil {
+		return fmt.Errorf("metadata service address %s: %w", s.h.upAddr, err)
+	}
+	upSock, upFamily := sockaddr(up.AddrPort())
+	// The loops accept on a duplicate of the listener's socket; its
+	// original stays with ln, which keeps the port until Serve returns.
+	lfd, err := dupSocket(tl)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lfd)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	for range s.loops {
+		l, err := newLoop(s, lfd, upSock, upFamily)
+		if err != nil {
+			for _, l := range s.lps {
+				l.release()
+			}
+			s.lps = nil
+			s.mu.Unlock()
+			return err
+		}
+		s.lps = append(s.lps, l)
+	}
+	lps := s.lps
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, l := range lps {
+		wg.Go(l.run)
+	}
+	wg.Wait()
+	return ErrServerClosed
+}
+
+// Close closes the listener and every connection at once.
+func (s *Server) Close() error {
+	s.stop(false)
+	return nil
+}
+
+// Shutdown stops accepting, closes idle connections, and waits for the
+// requests in progress to be answered, or for ctx; then it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	started := s.stop(true)
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.served:
+		return nil
+	case <-ctx.Done():
+		s.stop(false)
+		<-s.served
+		return ctx.Err()
+	}
+}
+
+// stop tells the loops to drain or to close everything, and reports
+// whether Serve had started them.
+func (s *Server) stop(drain bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.draining = drain
+	for _, l := range s.lps {
+		l.wake(drain)
+	}
+	return len(s.lps) > 0
+}
+
+// dupSocket returns a non-blocking duplicate of the listener's socket
+// without going through os.File (whose Fd would make the socket block).
+func dupSocket(tl *net.TCPListener) (int, error) {
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, fmt.Errorf("duplicating the listening socket: %w", derr)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int) {
+	if ap.Addr().Unmap().Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}, unix.AF_INET
+	}
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}, unix.AF_INET6
+}
+
+func addrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// endpoint is what a loop knows of a socket it polls.
+type endpoint interface {
+	event(ev uint32)
+	closeNow()
+}
+
+// loop is one event loop: its epoll set, the connections it owns, and its
+// idle connections to the metadata service.
+type loop struct {
+	s        *Server
+	h        *Handler
+	ep       int
+	lfd      int
+	wakefd   int
+	upSock   unix.Sockaddr
+	upFamily int
+	fds      []endpoint // by file descriptor
+	clients  int
+	idle     []*upConn
+	now      time.Time
+	// out is scratch for rendering answers.
+	keys []string
+
+	// mode is what the Server asks of the loop.
+	mode     atomic.Int32
+	accepted bool // the listener is in the epoll set
+}
+
+const (
+	running int32 = iota
+	draining
+	closing
+)
+
+const edge = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	l := &loop{s: s, h: s.h, ep: ep, lfd: lfd, wakefd: wakefd, upSock: upSock, upFamily: upFamily, accepted: true}
+	// Every loop polls the one listening socket; EPOLLEXCLUSIVE wakes one
+	// of them per connection rather than all.
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(lfd)}); err != nil {
+		l.release()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}); err != nil {
+		l.release()
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return l, nil
+}
+
+func (l *loop) release() {
+	unix.Close(l.ep)
+	unix.Close(l.wakefd)
+}
+
+// wake asks the loop to drain or close, from another goroutine.
+func (l *loop) wake(drain bool) {
+	if !drain {
+		l.mode.Store(closing)
+	} else {
+		l.mode.CompareAndSwap(running, draining)
+	}
+	one := [8]byte{1}
+	_, _ = unix.Write(l.wakefd, one[:])
+}
+
+func (l *loop) run() {
+	defer l.release()
+	evs := make([]unix.EpollEvent, 128)
+	nextSweep := time.Now().Add(sweepEvery)
+	for {
+		n, err := unix.EpollWait(l.ep, evs, int(sweepEvery/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			l.h.log.Error(err, "event loop stopped")
+			l.closeAll()
+			return
+		}
+		l.now = time.Now()
+		for _, ev := range evs[:max(n, 0)] {
+			fd := int(ev.Fd)
+			switch {
+			case fd == l.lfd:
+				l.accept()
+			case fd == l.wakefd:
+				var b [8]byte
+				_, _ = unix.Read(l.wakefd, b[:])
+			case fd < len(l.fds) && l.fds[fd] != nil:
+				l.fds[fd].event(ev.Events)
+			}
+		}
+		if l.now.After(nextSweep) {
+			l.sweep()
+			nextSweep = l.now.Add(sweepEvery)
+		}
+		switch l.mode.Load() {
+		case closing:
+			l.closeAll()
+			return
+		case draining:
+			if l.accepted {
+				_ = unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, l.lfd, nil)
+				l.accepted = false
+				l.closeIdleClients()
+			}
+			if l.clients == 0 {
+				l.closeAll()
+				return
+			}
+		}
+	}
+}
+
+func (l *loop) add(fd int, e endpoint) error {
+	if fd >= len(l.fds) {
+		l.fds = append(l.fds, make([]endpoint, max(fd+1, 2*len(l.fds), 64)-len(l.fds))...)
+	}
+	l.fds[fd] = e
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: edge, Fd: int32(fd)}); err != nil {
+		l.fds[fd] = nil
+		return err
+	}
+	return nil
+}
+
+// forget drops fd from the loop and closes it (closing removes it from the
+// epoll set).
+func (l *loop) forget(fd int) {
+	l.fds[fd] = nil
+	unix.Close(fd)
+}
+
+func (l *loop) accept() {
+	for range 64 {
+		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			// EAGAIN: another loop took it, or there is nothing left.
+			// Anything else (EMFILE, a connection reset before it was
+			// accepted) is retried on the next event.
+			return
+		}
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		c := &client{l: l, fd: fd, remote: addrPort(sa), deadline: l.now.Add(idleTimeout)}
+		c.req.Header = http.Header{}
+		if err := l.add(fd, c); err != nil {
+			unix.Close(fd)
+			continue
+		}
+		l.clients++
+	}
+}
+
+// sweep closes what has outlived its deadline.
+func (l *loop) sweep() {
+	for _, e := range l.fds {
+		switch e := e.(type) {
+		case *client:
+			if !e.deadline.IsZero() && l.now.After(e.deadline) {
+				e.close()
+			}
+		case *upConn:
+			if !e.deadline.IsZero() && l.now.After(e.deadline) {
+				e.fail(errors.New("the metadata service did not answer in time"))
+			}
+		}
+	}
+}
+
+func (l *loop) closeIdleClients() {
+	for _, e := range l.fds {
+		if c, ok := e.(*client); ok && c.state == clientIdle && c.n == 0 {
+			c.close()
+		}
+	}
+}
+
+func (l *loop) closeAll() {
+	for _, e := range l.fds {
+		if e != nil {
+			e.closeNow()
+		}
+	}
+	l.idle = nil
+}
+
+// client is a connection from a pod.
+type client struct {
+	l      *loop
+	fd     int
+	remote netip.AddrPort
+	// remoteText is remote as text, made when first logged.
+	remoteText string
+	in         []byte // bytes read and not yet parsed
+	n          int
+	out        []byte // the answer being written
+	off        int
+	req        wire.Request
+	target     string // the canonical target being forwarded
+	retried    bool   // the request went to a fresh connection after a reused one failed
+	inProgress bool   // progress is running: do not run it again from inside
+	state      clientState
+	up         *upConn // the exchange this client waits for
+	readable   bool    // an edge not yet read to the end
+	writable   bool
+	hungUp     bool
+	reading    bool // a head has begun to arrive
+	closeAfter bool
+	deadline   time.Time
+	closed     bool
+}
+
+type clientState int
+
+const (
+	clientIdle    clientState = iota // reading a request
+	clientWaiting                    // the metadata service has the request
+	clientWriting                    // an answer is being written
+)
+
+func (c *client) event(ev uint32) {
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.readable = true
+	}
+	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.writable = true
+	}
+	c.progress()
+}
+
+// kick runs progress unless the client is already in it (an exchange may
+// end inside the client's own progress).
+func (c *client) kick() {
+	if !c.inProgress {
+		c.progress()
+	}
+}
+
+// progress does everything the client's state and its socket allow.
+func (c *client) progress() {
+	c.inProgress = true
+	defer func() { c.inProgress = false }()
+	for !c.closed {
+		switch c.state {
+		case clientWriting:
+			if !c.flush() {
+				return
+			}
+		case clientWaiting:
+			// A pod that hangs up while its request is with the service
+			// takes the exchange down with it (GCP's wait_for_change may
+			// hold a request a minute).
+			if c.readable && c.peekHangUp() {
+				c.up.abandon()
+				c.close()
+			}
+			return
+		case clientIdle:
+			if !c.next() {
+				return
+			}
+		}
+	}
+}
+
+// peekHangUp reads what the pod sent while waiting (a pipelined request
+// stays in the buffer) and reports whether it hung up.
+func (c *client) peekHangUp() bool {
+	c.fill()
+	return c.hungUp
+}
+
+// fill reads what the socket holds, up to a full head.
+func (c *client) fill() {
+	for c.readable && !c.hungUp {
+		if c.n == len(c.in) {
+			if len(c.in) > wire.MaxHead {
+				return // the parser refuses it as too long
+			}
+			c.in = slices.Grow(c.in[:c.n], readChunk)[:min(c.n+readChunk, wire.MaxHead+1)]
+		}
+		m, err := unix.Read(c.fd, c.in[c.n:])
+		switch {
+		case err == unix.EAGAIN:
+			c.readable = false
+		case err == unix.EINTR:
+		case err != nil || m == 0:
+			c.hungUp = true
+		default:
+			c.n += m
+			if c.n < len(c.in) {
+				c.readable = false // a short read emptied the socket
+			}
+		}
+	}
+}
+
+// next reads and answers the next request. It reports whether the client
+// moved on to another state.
+func (c *client) next() bool {
+	if c.n == 0 && !c.readable {
+		return false
+	}
+	c.fill()
+	if c.n == 0 {
+		if c.hungUp {
+			c.close()
+		}
+		return false
+	}
+	hl, err := wire.ParseRequest(c.in[:c.n], &c.req)
+	if errors.Is(err, wire.ErrIncomplete) {
+		if c.hungUp {
+			c.close()
+			return false
+		}
+		if !c.reading {
+			// The head's clock starts with its first byte.
+			c.reading = true
+			c.deadline = c.l.now.Add(readHeaderTimeout)
+		}
+		return false
+	}
+	if err != nil {
+		var werr *wire.Error
+		status, reason := http.StatusBadRequest, err.Error()
+		if errors.As(err, &werr) {
+			status, reason = werr.Status, werr.Reason
+		}
+		c.l.h.log.V(1).Info("malformed request", "source", c.remoteString(), "status", status, "reason", reason)
+		c.closeAfter = true
+		c.answer(c.l.plain(c.out[:0], status, "", "", "imdsguard-proxy: "+http.StatusText(status)+"\n", true, false))
+		return true
+	}
+	c.consume(hl)
+	c.reading = false
+	r := proxy.Request{Method: c.req.Method, Target: c.req.Target, Host: c.req.Host, Header: c.req.Header,
+		ContentLength: c.req.ContentLength, TransferEncoding: c.req.TransferEncoding}
+	// A request body is never read: the policy refuses every request that
+	// has one, and the connection ends with the refusal.
+	c.closeAfter = c.req.Close || c.req.ContentLength != 0 || len(c.req.TransferEncoding) > 0 || c.l.mode.Load() != running
+	c.retried = false
+	d := c.l.h.decide(r, c.remote, c.remoteString)
+	if !d.Allowed {
+		c.answer(c.l.refusal(c.out[:0], d.Rule, r.Method == http.MethodHead, c.closeAfter))
+		return true
+	}
+	c.state = clientWaiting
+	c.deadline = time.Time{}
+	c.target = d.Target.RequestURI()
+	c.l.exchange(c, false)
+	return true
+}
+
+// consume drops the first k bytes read (a request head), keeping any that
+// follow it.
+func (c *client) consume(k int) {
+	c.n = copy(c.in, c.in[k:c.n])
+}
+
+func (c *client) remoteString() string {
+	if c.remoteText == "" {
+		c.remoteText = c.remote.String()
+	}
+	return c.remoteText
+}
+
+// answer starts writing out to the client.
+func (c *client) answer(out []byte) {
+	c.out, c.off = out, 0
+	c.state = clientWriting
+	c.deadline = c.l.now.Add(writeTimeout)
+	c.writable = true // try at once; EAGAIN says otherwise
+}
+
+// flush writes what it can of the answer and reports whether it is all
+// written (and the client ready for its next request).
+func (c *client) flush() bool {
+	for c.off < len(c.out) {
+		if !c.writable {
+			return false
+		}
+		m, err := unix.Write(c.fd, c.out[c.off:])
+		switch {
+		case err == unix.EAGAIN:
+			c.writable = false
+			return false
+		case err == unix.EINTR:
+		case err != nil:
+			c.close()
+			return false
+		default:
+			c.off += m
+		}
+	}
+	if cap(c.out) > 64<<10 {
+		c.out = nil // do not keep a large answer's buffer
+	}
+	c.out, c.off = c.out[:0], 0
+	if c.closeAfter {
+		c.close()
+		return false
+	}
+	c.state = clientIdle
+	c.deadline = c.l.now.Add(idleTimeout)
+	if c.n > 0 {
+		c.reading = true
+		c.deadline = c.l.now.Add(readHeaderTimeout)
+	}
+	return true
+}
+
+func (c *client) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.l.clients--
+	c.l.forget(c.fd)
+}
+
+func (c *client) closeNow() {
+	if c.up != nil {
+		c.up.abandon()
+	}
+	c.close()
+}
