@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -48,10 +47,6 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("request head refused (%d): %s", e.Status, e.Reason)
 }
-
-// ErrIncomplete: buf does not yet hold a whole head (and is shorter than
-// MaxHead); read more.
-var ErrIncomplete = errors.New("request head incomplete")
 
 func refuse(status int, reason string) *Error { return &Error{Status: status, Reason: reason} }
 

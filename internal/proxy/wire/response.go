@@ -84,7 +84,7 @@ func ParseResponse(buf []byte, method string, r *Response) (int, error) {
 		if line == "" {
 			break
 		}
-		key, value, err := parseField(line)
+		key, value, err := parseResponseField(line)
 		if err != nil {
 			return 0, err
 		}
@@ -163,9 +163,9 @@ func parseStatusLine(line string) (minor, code int, reason string, err error) {
 	return minor, code, reason, nil
 }
 
-// parseField parses one header line into its canonical key and its value
+// parseResponseField parses one header line into its canonical key and its value
 // without surrounding whitespace.
-func parseField(line string) (key, value string, err error) {
+func parseResponseField(line string) (key, value string, err error) {
 	if line[0] == ' ' || line[0] == '\t' {
 		return "", "", fmt.Errorf("obsolete line folding in header line %q", line)
 	}
@@ -486,7 +486,7 @@ func hexValue(b byte) int {
 
 // checkTrailerField checks one trailer line as a header line.
 func checkTrailerField(line []byte) error {
-	if _, _, err := parseField(string(line)); err != nil {
+	if _, _, err := parseResponseField(string(line)); err != nil {
 		return fmt.Errorf("trailer: %w", err)
 	}
 	return nil

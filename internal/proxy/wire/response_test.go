@@ -170,8 +170,8 @@ func reference(input []byte, method string) (*http.Response, []byte, int, error)
 type verdict int
 
 const (
-	bothAccept verdict = iota
-	bothRefuse
+	respBothAccept verdict = iota
+	respBothRefuse
 	onlyWeRefuse // allowed: we are stricter
 )
 
@@ -193,7 +193,7 @@ func checkNetHTTP(t testing.TB, input []byte, method string, rng *rand.Rand) (ve
 	resp, body, consumed, rerr := reference(input, method)
 	switch {
 	case err != nil && rerr != nil:
-		return bothRefuse, nil
+		return respBothRefuse, nil
 	case err != nil:
 		return onlyWeRefuse, err
 	case rerr != nil:
@@ -217,7 +217,7 @@ func checkNetHTTP(t testing.TB, input []byte, method string, rng *rand.Rand) (ve
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Fatalf("%q %s: ours and net/http differ (-ours +net/http):\n%s", input, method, diff)
 	}
-	return bothAccept, nil
+	return respBothAccept, nil
 }
 
 // normalize returns a copy of our header with the changes net/http's
@@ -693,7 +693,7 @@ func TestResponseMatchesNetHTTP(t *testing.T) {
 			why[errorKind(err)]++
 		}
 	}
-	t.Logf("%d cases: both accept %d, both refuse %d, only we refuse %d", cases, counts[bothAccept], counts[bothRefuse], counts[onlyWeRefuse])
+	t.Logf("%d cases: both accept %d, both refuse %d, only we refuse %d", cases, counts[respBothAccept], counts[respBothRefuse], counts[onlyWeRefuse])
 	for _, k := range slices.Sorted(maps.Keys(why)) {
 		t.Logf("  only we refuse, %5d: %s", why[k], k)
 	}
