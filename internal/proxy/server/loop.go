@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -32,20 +33,29 @@ import (
 // until a read comes back short (then the socket is empty and the next
 // arrival is a new edge) and remembers an edge it could not act on yet.
 
-// Limits and timeouts. They are the ones the net/http server had, plus
-// what a buffering loop needs.
+// Timeouts are a Server's time limits.
+type Timeouts struct {
+	// ReadHeader bounds the time from a request's first byte to the end of
+	// its head.
+	ReadHeader time.Duration
+	// Idle closes a client connection with no request in progress.
+	Idle time.Duration
+	// Write bounds the time to write one answer to a client.
+	Write time.Duration
+	// Upstream bounds one exchange with the metadata service (GCP's
+	// wait_for_change holds a request for up to a minute).
+	Upstream time.Duration
+	// Connect bounds connecting to the metadata service.
+	Connect time.Duration
+}
+
+// DefaultTimeouts are those net/http's server had in the proxy, and the
+// client's.
+var DefaultTimeouts = Timeouts{ReadHeader: 5 * time.Second, Idle: 90 * time.Second, Write: 10 * time.Second,
+	Upstream: 70 * time.Second, Connect: 2 * time.Second}
+
+// Limits of the loops.
 const (
-	// readHeaderTimeout bounds the time from a request's first byte to the
-	// end of its head.
-	readHeaderTimeout = 5 * time.Second
-	// idleTimeout closes a client connection with no request in progress.
-	idleTimeout = 90 * time.Second
-	// writeTimeout bounds the time to write one answer to a client.
-	writeTimeout = 10 * time.Second
-	// upstreamTimeout bounds one exchange with the metadata service (GCP's
-	// wait_for_change holds requests open for up to a minute).
-	upstreamTimeout = 70 * time.Second
-	connectTimeout  = 2 * time.Second
 	// maxResponseBytes bounds a response body held for a client. Metadata
 	// answers are small: AWS user data is at most 16 KiB, all of a GCP
 	// instance's metadata at most 512 KiB.
@@ -68,6 +78,8 @@ var ErrServerClosed = http.ErrServerClosed
 type Server struct {
 	h     *Handler
 	loops int
+	// Timeouts may be changed before Serve.
+	Timeouts Timeouts
 
 	mu       sync.Mutex
 	closed   bool // Close or Shutdown was called
@@ -79,7 +91,7 @@ type Server struct {
 // NewServer returns a Server for h with one event loop per thread that may
 // run Go code (GOMAXPROCS).
 func NewServer(h *Handler) *Server {
-	return &Server{h: h, loops: runtime.GOMAXPROCS(0), served: make(chan struct{})}
+	return &Server{h: h, loops: runtime.GOMAXPROCS(0), Timeouts: DefaultTimeouts, served: make(chan struct{})}
 }
 
 // Serve serves connections from ln, a TCP listener, until Close or
@@ -219,6 +231,7 @@ type loop struct {
 	s        *Server
 	h        *Handler
 	ep       int
+	epFile   *os.File // ep, known to Go's poller
 	lfd      int
 	wakefd   int
 	upSock   unix.Sockaddr
@@ -248,6 +261,11 @@ func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, err
 	if err != nil {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	// Non-blocking, so that os.NewFile hands it to Go's poller.
+	if err := unix.SetNonblock(ep, true); err != nil {
+		unix.Close(ep)
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(ep)
@@ -268,7 +286,11 @@ func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, err
 }
 
 func (l *loop) release() {
-	unix.Close(l.ep)
+	if l.epFile != nil {
+		l.epFile.Close() // closes ep
+	} else {
+		unix.Close(l.ep)
+	}
 	unix.Close(l.wakefd)
 }
 
@@ -286,10 +308,30 @@ func (l *loop) wake(drain bool) {
 func (l *loop) run() {
 	defer l.release()
 	evs := make([]unix.EpollEvent, 128)
+	// The loop waits for its epoll set to have events through Go's own
+	// poller (an epoll set is itself pollable), so that a waiting loop
+	// holds no thread and the scheduler is never told a call may block.
+	ef := os.NewFile(uintptr(l.ep), "epoll")
+	l.epFile = ef
+	rc, err := ef.SyscallConn()
+	if err != nil {
+		l.h.log.Error(err, "event loop stopped")
+		l.closeAll()
+		return
+	}
 	nextSweep := time.Now().Add(sweepEvery)
+	_ = ef.SetReadDeadline(nextSweep)
 	for {
-		n, err := unix.EpollWait(l.ep, evs, int(sweepEvery/time.Millisecond))
-		if err != nil && err != unix.EINTR {
+		var n int
+		var perr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, perr = pollNow(int(fd), evs)
+			return n > 0 || (perr != nil && perr != unix.EINTR)
+		})
+		if err == nil {
+			err = perr
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			l.h.log.Error(err, "event loop stopped")
 			l.closeAll()
 			return
@@ -310,6 +352,7 @@ func (l *loop) run() {
 		if l.now.After(nextSweep) {
 			l.sweep()
 			nextSweep = l.now.Add(sweepEvery)
+			_ = ef.SetReadDeadline(nextSweep)
 		}
 		switch l.mode.Load() {
 		case closing:
@@ -358,7 +401,7 @@ func (l *loop) accept() {
 			return
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		c := &client{l: l, fd: fd, remote: addrPort(sa), deadline: l.now.Add(idleTimeout)}
+		c := &client{l: l, fd: fd, remote: addrPort(sa), deadline: l.now.Add(l.s.Timeouts.Idle)}
 		c.req.Header = http.Header{}
 		if err := l.add(fd, c); err != nil {
 			unix.Close(fd)
@@ -496,7 +539,7 @@ func (c *client) fill() {
 			}
 			c.in = slices.Grow(c.in[:c.n], readChunk)[:min(c.n+readChunk, wire.MaxHead+1)]
 		}
-		m, err := unix.Read(c.fd, c.in[c.n:])
+		m, err := rawRead(c.fd, c.in[c.n:])
 		switch {
 		case err == unix.EAGAIN:
 			c.readable = false
@@ -534,7 +577,7 @@ func (c *client) next() bool {
 		if !c.reading {
 			// The head's clock starts with its first byte.
 			c.reading = true
-			c.deadline = c.l.now.Add(readHeaderTimeout)
+			c.deadline = c.l.now.Add(c.l.s.Timeouts.ReadHeader)
 		}
 		return false
 	}
@@ -586,7 +629,7 @@ func (c *client) remoteString() string {
 func (c *client) answer(out []byte) {
 	c.out, c.off = out, 0
 	c.state = clientWriting
-	c.deadline = c.l.now.Add(writeTimeout)
+	c.deadline = c.l.now.Add(c.l.s.Timeouts.Write)
 	c.writable = true // try at once; EAGAIN says otherwise
 }
 
@@ -597,7 +640,7 @@ func (c *client) flush() bool {
 		if !c.writable {
 			return false
 		}
-		m, err := unix.Write(c.fd, c.out[c.off:])
+		m, err := rawWrite(c.fd, c.out[c.off:])
 		switch {
 		case err == unix.EAGAIN:
 			c.writable = false
@@ -619,10 +662,10 @@ func (c *client) flush() bool {
 		return false
 	}
 	c.state = clientIdle
-	c.deadline = c.l.now.Add(idleTimeout)
+	c.deadline = c.l.now.Add(c.l.s.Timeouts.Idle)
 	if c.n > 0 {
 		c.reading = true
-		c.deadline = c.l.now.Add(readHeaderTimeout)
+		c.deadline = c.l.now.Add(c.l.s.Timeouts.ReadHeader)
 	}
 	return true
 }

@@ -77,9 +77,9 @@ func (l *loop) exchange(c *client, fresh bool) {
 	u.method = c.req.Method
 	u.out = renderRequest(u.out[:0], c.req.Method, c.target, l.h.upHost, c.req.Header)
 	u.off = 0
-	u.deadline = l.now.Add(upstreamTimeout)
+	u.deadline = l.now.Add(l.s.Timeouts.Upstream)
 	if u.state == upConnecting {
-		u.deadline = l.now.Add(connectTimeout)
+		u.deadline = l.now.Add(l.s.Timeouts.Connect)
 	}
 	u.progress()
 }
@@ -160,13 +160,13 @@ func (u *upConn) progress() {
 				return
 			}
 			u.state = upSending
-			u.deadline = u.l.now.Add(upstreamTimeout)
+			u.deadline = u.l.now.Add(u.l.s.Timeouts.Upstream)
 		case upSending:
 			for u.off < len(u.out) {
 				if !u.writable {
 					return
 				}
-				m, err := unix.Write(u.fd, u.out[u.off:])
+				m, err := rawWrite(u.fd, u.out[u.off:])
 				switch {
 				case err == unix.EAGAIN:
 					u.writable = false
@@ -214,7 +214,7 @@ func (u *upConn) read() error {
 			}
 			u.in = slices.Grow(u.in[:u.n], max(readChunk, u.n))[:min(2*max(readChunk/2, u.n), maxResponseRead)]
 		}
-		m, err := unix.Read(u.fd, u.in[u.n:])
+		m, err := rawRead(u.fd, u.in[u.n:])
 		switch {
 		case err == unix.EAGAIN:
 			u.readable = false
