@@ -97,7 +97,7 @@ func checkHeaders(h http.Header) *Refusal {
 			size += len(k) + len(v) + 4
 		}
 	}
-	if n > maxHeaders || size > maxHeaderBytes {
+	if n > maxHeaders || size > MaxHeaderBytes {
 		return refuse(RuleOversized, "%d headers, %d bytes", n, size)
 	}
 	return nil

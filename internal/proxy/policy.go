@@ -34,9 +34,9 @@ func (f Flavour) serves(c endpoints.Cloud) bool {
 	return c != "" && (f == FlavourAuto || string(f) == string(c))
 }
 
-// Limits on request headers.
+// Limits on request headers: a request with more is refused (RuleOversized).
 const (
-	maxHeaderBytes = 8 << 10
+	MaxHeaderBytes = 8 << 10
 	maxHeaders     = 48
 )
 

@@ -2,8 +2,8 @@ package pods_test
 
 import (
 	"context"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -46,10 +46,15 @@ func TestRefusalEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(policy, server.WithPods(x), server.WithRefusals(ev.Refused)))
+	srv := server.NewServer(server.New(policy, server.WithPods(x), server.WithRefusals(ev.Refused)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	get := func(path string) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+path, nil)
 		req.Host = "169.254.169.254"
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
