@@ -247,7 +247,6 @@ func fileCorpus(path string) ([]Attack, error) {
 	return out, sc.Err()
 }
 
-
 // SafePaths are the safe paths the corpus climbs out of: the only paths an
 // attack may reach.
 func SafePaths() []string {
