@@ -93,6 +93,12 @@ func namespaces(t *testing.T) (node, pod string) {
 	sh(t, "ip", "-n", podNS, "link", "set", vPod, "up")
 	sh(t, "ip", "-n", podNS, "route", "add", "169.254.169.254/32", "via", nodeAddr)
 	sh(t, "ip", "-n", podNS, "-6", "route", "add", "fd00:ec2::254/128", "via", nodeAddr6)
+	// The services the proxy blocks rather than serves, also in the node
+	// namespace only.
+	for _, a := range []string{"168.63.129.16", "100.100.100.200"} {
+		sh(t, "ip", "-n", nodeNS, "addr", "add", a+"/32", "dev", "lo")
+		sh(t, "ip", "-n", podNS, "route", "add", a+"/32", "via", nodeAddr)
+	}
 	return "/var/run/netns/" + nodeNS, "/var/run/netns/" + podNS
 }
 
@@ -167,6 +173,67 @@ func podGet(c *http.Client, base, path string, headers ...string) answer {
 	return answer{status: resp.StatusCode, body: string(b), refused: refused}
 }
 
+// blockedServices are listeners in the node namespace for the services the
+// proxy blocks by default, and for WireServer's DNS, which stays open.
+var (
+	blockedServices = []string{"168.63.129.16:80", "168.63.129.16:32526", "100.100.100.200:80"}
+	openService     = "168.63.129.16:53"
+)
+
+func listenBlocked(t *testing.T, node string) {
+	t.Helper()
+	for _, addr := range append([]string{openService}, blockedServices...) {
+		var ln net.Listener
+		if err := inNetns(node, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+}
+
+// checkBlocked dials every blocked service and the open one from the pod
+// namespace at once: blocked ones must time out when blocked is set, and
+// connect otherwise; the open one must always connect.
+func checkBlocked(t *testing.T, pod, state string, blocked bool) {
+	t.Helper()
+	all := append([]string{openService}, blockedServices...)
+	errs := make([]error, len(all))
+	done := make(chan struct{})
+	for i, addr := range all {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			errs[i] = inNetns(pod, func() error {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err == nil {
+					c.Close()
+				}
+				return err
+			})
+		}()
+	}
+	for range all {
+		<-done
+	}
+	for i, addr := range all {
+		want := blocked && addr != openService
+		switch {
+		case want && !isTimeout(errs[i]):
+			t.Errorf("%s: the pod's connection to %s should be dropped (time out), got %v", state, addr, errs[i])
+		case !want && errs[i] != nil:
+			t.Errorf("%s: the pod's connection to %s should succeed, got %v", state, addr, errs[i])
+		}
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -194,9 +261,12 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		go func() { _ = upstream.Serve(ln) }()
 	}
 	client := podClient(pod)
+	listenBlocked(t, node)
 
 	// Control: with no rules the pod reaches the service and its secrets,
-	// so what follows shows the rules at work.
+	// and the services the proxy blocks, so what follows shows the rules at
+	// work.
+	checkBlocked(t, pod, "without rules", false)
 	for _, base := range metadataBases {
 		if a := podGet(client, base, "/latest/user-data"); a.err != nil || a.status != 200 || !strings.Contains(a.body, fakeimds.SecretMarker) {
 			t.Fatalf("without rules the pod should reach the fake service at %s: %+v", base, a)
@@ -215,7 +285,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	if err := red.Drop(); err != nil {
 		t.Fatal(err)
 	}
-	if rules := sh(t, "ip", "netns", "exec", filepathBase(node), "nft", "list", "table", "inet", table); !strings.Contains(rules, "drop") {
+	if rules := sh(t, "ip", "netns", "exec", filepathBase(node), "nft", "list", "table", "inet", table); !dropsMetadata(rules) {
 		t.Fatalf("drop state has no drop rule:\n%s", rules)
 	}
 	before := fake.Requests()
@@ -227,6 +297,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	if fake.Requests() != before {
 		t.Fatal("a dropped request reached the service")
 	}
+	checkBlocked(t, pod, "drop state", true)
 
 	// The proxy, as the real command, inside the node namespace.
 	exe, err := os.Executable()
@@ -257,7 +328,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		}
 	}()
 	waitFor(t, logs, `"msg":"proxy ready"`)
-	if rules := sh(t, "ip", "netns", "exec", filepathBase(node), "nft", "list", "table", "inet", table); !strings.Contains(rules, fmt.Sprintf("redirect to :%d", proxyPort)) || strings.Contains(rules, "drop") {
+	if rules := sh(t, "ip", "netns", "exec", filepathBase(node), "nft", "list", "table", "inet", table); !strings.Contains(rules, fmt.Sprintf("redirect to :%d", proxyPort)) || dropsMetadata(rules) {
 		t.Fatalf("ready state should redirect and no longer drop:\n%s", rules)
 	}
 
@@ -282,6 +353,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		t.Fatalf("refused requests reached the service %d times", n)
 	}
 	waitFor(t, logs, `"rule":"aws-credentials"`)
+	checkBlocked(t, pod, "proxy ready", true)
 
 	// Shutdown keeps the drop.
 	_ = child.Process.Signal(unix.SIGTERM)
@@ -294,6 +366,18 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 			t.Fatalf("after the proxy stopped the drop should stay for %s, got %+v", base, a)
 		}
 	}
+	checkBlocked(t, pod, "after the proxy stopped", true)
+}
+
+// dropsMetadata reports whether an nft listing drops traffic for the
+// served metadata addresses (blocked services are dropped in every state).
+func dropsMetadata(rules string) bool {
+	for _, line := range strings.Split(rules, "\n") {
+		if strings.Contains(line, "drop") && (strings.Contains(line, "169.254.169.254") || strings.Contains(line, "fd00:ec2::254")) {
+			return true
+		}
+	}
+	return false
 }
 
 func filepathBase(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }

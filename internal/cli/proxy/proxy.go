@@ -48,6 +48,7 @@ type flags struct {
 	redirect      bool
 	podCIDRs      []string
 	podInterfaces []string
+	block         []string
 	table         string
 	onExit        string
 	logFormat     string
@@ -131,6 +132,7 @@ func NewCommand(s command.Streams) *cobra.Command {
 	fs.StringSliceVar(&f.podCIDRs, "pod-cidr", nil, "source ranges of pod traffic (repeatable)")
 	fs.StringSliceVar(&f.podInterfaces, "pod-interface", nil, "interfaces pod traffic arrives on; NAME* is a prefix (repeatable)")
 	fs.StringVar(&f.table, "nft-table", redirect.DefaultTable, "the nftables table (family inet) the proxy owns")
+	fs.StringSliceVar(&f.block, "block", blockDefaults(), "metadata services the proxy does not serve, as ADDR:PORT: pods' traffic for them is dropped while the rules exist; none drops nothing (repeatable)")
 	fs.StringVar(&f.onExit, "on-exit", onExitKeepDrop, "what the rules do after the proxy stops: keep-drop (pods get nothing) or remove")
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node (default $NODE_NAME): its pods are watched to name the pod behind each request and apply profiles; its pod CIDRs are used when neither --pod-cidr nor --pod-interface is given. Empty: no cluster access, every request gets the default policy")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the in-cluster config, else $KUBECONFIG or ~/.kube/config)")
@@ -311,13 +313,32 @@ func detectPodInterfaces(f *flags, d deps, logger logr.Logger) error {
 	return nil
 }
 
+// blockDefaults are redirect.DefaultBlocked as flag values.
+func blockDefaults() []string {
+	var out []string
+	for _, ap := range redirect.DefaultBlocked {
+		out = append(out, ap.String())
+	}
+	return out
+}
+
 func newRedirector(f *flags, d deps) (redirector, error) {
 	_, portStr, err := net.SplitHostPort(f.listen)
 	port, perr := strconv.ParseUint(portStr, 10, 16)
 	if err != nil || perr != nil || port == 0 {
 		return nil, usage("--listen %q: redirection needs a fixed port", f.listen)
 	}
-	c := redirect.Config{PodInterfaces: f.podInterfaces, ProxyPort: uint16(port), Table: f.table}
+	c := redirect.Config{PodInterfaces: f.podInterfaces, ProxyPort: uint16(port), Table: f.table, Blocked: []netip.AddrPort{}}
+	for _, s := range f.block {
+		if s == "none" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 {
+			return nil, usage("--block %q: want ADDR:PORT ([ADDR]:PORT for IPv6) or none", s)
+		}
+		c.Blocked = append(c.Blocked, ap)
+	}
 	for _, s := range f.podCIDRs {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {

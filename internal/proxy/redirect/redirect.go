@@ -21,6 +21,18 @@ var DefaultTargets = []netip.AddrPort{
 	netip.MustParseAddrPort("[fd00:ec2::254]:80"),
 }
 
+// DefaultBlocked are metadata services the proxy does not serve: pods'
+// traffic for them is dropped while the table exists. Azure's WireServer
+// (the VM agent's channel, which hands out extension settings and, on AKS,
+// node bootstrap secrets) on its HTTP port and its host-agent port (its DNS
+// on port 53 stays open: pods resolve names through it), and Alibaba Cloud's
+// metadata service, whose layout is AWS's but whose answers are not.
+var DefaultBlocked = []netip.AddrPort{
+	netip.MustParseAddrPort("168.63.129.16:80"),
+	netip.MustParseAddrPort("168.63.129.16:32526"),
+	netip.MustParseAddrPort("100.100.100.200:80"),
+}
+
 // Config says whose traffic to which addresses goes to which port.
 type Config struct {
 	// PodCIDRs and PodInterfaces say what traffic is a pod's: its source
@@ -30,6 +42,9 @@ type Config struct {
 	PodInterfaces []string
 	// Targets default to DefaultTargets.
 	Targets []netip.AddrPort
+	// Blocked are dropped in every state; nil means DefaultBlocked, an
+	// empty slice none.
+	Blocked []netip.AddrPort
 	// ProxyPort is the port the proxy listens on, on the node's addresses.
 	ProxyPort uint16
 	// Table defaults to DefaultTable.
@@ -61,6 +76,9 @@ func New(c Config) (*Redirector, error) {
 	}
 	if len(c.Targets) == 0 {
 		c.Targets = DefaultTargets
+	}
+	if c.Blocked == nil {
+		c.Blocked = DefaultBlocked
 	}
 	if c.Table == "" {
 		c.Table = DefaultTable
@@ -103,7 +121,11 @@ func (r *Redirector) apply(redirect bool) error {
 	c.AddChain(r.nat)
 	c.FlushChain(r.guard)
 	c.FlushChain(r.nat)
-	for _, m := range r.matches() {
+	for _, m := range r.matches(r.cfg.Blocked) {
+		c.AddRule(&nftables.Rule{Table: r.table, Chain: r.guard, Exprs: append(m,
+			&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})})
+	}
+	for _, m := range r.matches(r.cfg.Targets) {
 		if redirect {
 			c.AddRule(&nftables.Rule{Table: r.table, Chain: r.nat, Exprs: append(m,
 				&expr.Immediate{Register: 1, Data: binaryutil.BigEndian.PutUint16(r.cfg.ProxyPort)},
@@ -139,9 +161,9 @@ func (r *Redirector) Remove() error {
 
 // matches returns one expression list per (source selector, target):
 // "this is a pod's TCP packet for this metadata address and port".
-func (r *Redirector) matches() [][]expr.Any {
+func (r *Redirector) matches(targets []netip.AddrPort) [][]expr.Any {
 	var out [][]expr.Any
-	for _, t := range r.cfg.Targets {
+	for _, t := range targets {
 		dst := destination(t)
 		for _, p := range r.cfg.PodCIDRs {
 			if p.Addr().Is4() != t.Addr().Is4() {
