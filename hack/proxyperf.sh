@@ -6,16 +6,23 @@
 #           `imdsguard proxy` is the same code in the full binary), with no
 #           redirection: loopback only;
 #   nginx   through nginx (Debian's nginx-light) as a plain reverse proxy.
-# Bounded: DURATION seconds per target (default 10) after a 2 s warm-up, at
-# CONNS connections (default 64) and 2 wrk threads. Every process it starts
-# is stopped by its PID. Installs wrk and nginx-light from Debian if missing
-# (as root).
-#   hack/proxyperf.sh            # 10 s per target, 64 connections
-#   DURATION=20 CONNS=128 hack/proxyperf.sh
+# The machine is shared, so its load changes from one measurement to the
+# next: the three are run in ROUNDS rounds (default 5), each in a different
+# order, and the summary compares proxy and nginx round by round (ratios
+# within a round) and gives the median of each ratio.
+# Bounded: DURATION seconds per target and round (default 5) after a 1 s
+# warm-up, at CONNS connections (default 64) and 2 wrk threads: about
+# ROUNDS x 3 x (DURATION + 1) seconds. Every process it starts is stopped by
+# its PID. Installs wrk and nginx-light from Debian if missing (as root).
+#   hack/proxyperf.sh                       # 5 rounds of 5 s, 64 connections
+#   ROUNDS=3 DURATION=10 CONNS=128 hack/proxyperf.sh
+#   GOMAXPROCS_PROXY=2 hack/proxyperf.sh    # the proxy's --gomaxprocs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
 CONNS="${CONNS:-64}"
+ROUNDS="${ROUNDS:-5}"
+GOMAXPROCS_PROXY="${GOMAXPROCS_PROXY:-1}"
 UP=127.0.0.1:18180 PROXY=127.0.0.1:18181 NGINX=127.0.0.1:18182
 PATH_="/latest/meta-data/instance-id"
 
@@ -41,7 +48,7 @@ trap cleanup EXIT
 
 bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
 bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
-  --metrics-bind-address 0 --log-level error 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
+  --metrics-bind-address 0 --log-level error --gomaxprocs "$GOMAXPROCS_PROXY" 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
 pid $work/nginx.pid;
@@ -78,16 +85,17 @@ ticks() {
   echo "$t"
 }
 hz="$(getconf CLK_TCK)"
-run() { # name addr middle-pids...
-  local name="$1" addr="$2"; shift 2
-  wrk -t2 -c"$CONNS" -d2s -H 'Host: 169.254.169.254' "http://$addr$PATH_" >/dev/null
+run() { # name round addr middle-pids...
+  local name="$1" round="$2" addr="$3"; shift 3
+  wrk -t2 -c"$CONNS" -d1s -H 'Host: 169.254.169.254' "http://$addr$PATH_" >/dev/null
   local up0 mid0 up1 mid1
   up0="$(ticks "$fake_pid")" mid0="$(ticks "$@")"
   wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: 169.254.169.254' "http://$addr$PATH_" >"$work/$name.wrk"
   up1="$(ticks "$fake_pid")" mid1="$(ticks "$@")"
   # CPU per request is steadier than req/s on a shared machine: it does not
   # depend on how much of the cores the run got.
-  awk -v name="$name" -v hz="$hz" -v up=$((up1 - up0)) -v mid=$((mid1 - mid0)) -v hasmid=$# '
+  awk -v name="$name" -v round="$round" -v hz="$hz" -v up=$((up1 - up0)) -v mid=$((mid1 - mid0)) -v hasmid=$# '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ {n=$1}
     /Requests\/sec/ {rps=$2}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
@@ -95,12 +103,40 @@ run() { # name addr middle-pids...
     END {
       cpu = sprintf("upstream %5.1f us/req", up * 1e6 / hz / n)
       if (hasmid) cpu = cpu sprintf(", %s %5.1f us/req", name, mid * 1e6 / hz / n)
-      printf "%-7s %10s req/s  p50 %8s  p99 %8s  CPU: %s%s\n", name, rps, p50, p99, cpu, (bad ? "  NON-2XX " bad : "")
+      printf "%d %-7s %10s req/s  p50 %8s  p99 %8s  CPU: %s%s\n", round, name, rps, p50, p99, cpu, (bad ? "  NON-2XX " bad : "")
+      # Machine-readable: round name rps p99-ms cpu-us
+      printf "%d %s %s %.3f %.1f\n", round, name, rps, ms(p99), (hasmid ? mid * 1e6 / hz / n : 0) >> "'"$work/results"'"
     }' "$work/$name.wrk"
 }
-echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores"
-run direct "$UP"
-run proxy "$PROXY" "$proxy_pid"
+echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores, $ROUNDS rounds, proxy --gomaxprocs $GOMAXPROCS_PROXY"
 # nginx's master forks the workers that do the work.
-run nginx "$NGINX" "$nginx_pid" $(pgrep -P "$nginx_pid")
+nginx_workers="$(pgrep -P "$nginx_pid" | tr '\n' ' ')"
+for round in $(seq "$ROUNDS"); do
+  order=(direct proxy nginx)
+  shift_by=$(( (round - 1) % 3 ))
+  order=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
+  for target in "${order[@]}"; do
+    case "$target" in
+      direct) run direct "$round" "$UP" ;;
+      proxy) run proxy "$round" "$PROXY" "$proxy_pid" ;;
+      # shellcheck disable=SC2086
+      nginx) run nginx "$round" "$NGINX" "$nginx_pid" $nginx_workers ;;
+    esac
+  done
+done
 echo "imdsguard-proxy RSS: started $idle_rss, peak $(awk '/VmHWM/ {print $2, $3}' /proc/$proxy_pid/status), now $(awk '/VmRSS/ {print $2, $3}' /proc/$proxy_pid/status)"
+# Per round: proxy/nginx throughput, proxy/nginx p99 (lower is better for
+# the proxy), proxy/nginx CPU per request; then the medians.
+awk '
+  { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; if ($1 > rounds) rounds = $1 }
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  END {
+    for (r = 1; r <= rounds; r++) {
+      tr[r] = rps[r, "proxy"] / rps[r, "nginx"]; pr[r] = p99[r, "proxy"] / p99[r, "nginx"]; cr[r] = cpu[r, "proxy"] / cpu[r, "nginx"]
+      printf "round %d: proxy/nginx throughput %.2f, p99 %.2f, CPU per request %.2f\n", r, tr[r], pr[r], cr[r]
+    }
+    printf "median of %d rounds: proxy/nginx throughput %.2f (target >= 1), p99 %.2f (target <= 1), CPU per request %.2f\n", rounds, median(tr, rounds), median(pr, rounds), median(cr, rounds)
+  }' "$work/results"

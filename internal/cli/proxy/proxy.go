@@ -137,7 +137,7 @@ func NewCommand(s command.Streams) *cobra.Command {
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node (default $NODE_NAME): its pods are watched to name the pod behind each request and apply profiles; its pod CIDRs are used when neither --pod-cidr nor --pod-interface is given. Empty: no cluster access, every request gets the default policy")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the in-cluster config, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&f.context, "context", "", "the kubeconfig context to use")
-	fs.IntVar(&f.maxProcs, "gomaxprocs", 1, "threads running Go code at once; 0 leaves the Go runtime's choice (the CPU limit, at least 2); $GOMAXPROCS, when set, wins over the default. One is cheaper per request (fewer thread wake-ups) and serves more than 10,000 requests a second (docs/performance.md)")
+	fs.IntVar(&f.maxProcs, "gomaxprocs", 1, "threads running Go code at once, and so the number of event loops serving requests; 0 leaves the Go runtime's choice (the CPU limit, at least 2); $GOMAXPROCS, when set, wins over the default. One loop served more than 30,000 requests a second on loopback (docs/performance.md)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug (also logs requests allowed by a profile), info, warn or error")
 	return cmd
