@@ -302,10 +302,14 @@ func TestRefusalsReported(t *testing.T) {
 	fake := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
 	defer fake.Close()
 	up, _ := url.Parse(fake.URL)
+	// The callbacks run on the server's loops: mu guards known and got.
+	var mu sync.Mutex
 	known := true
 	var got []Refusal
-	h := New(p, WithUpstream(up), WithRefusals(func(r Refusal) { got = append(got, r) }),
+	h := New(p, WithUpstream(up), WithRefusals(func(r Refusal) { mu.Lock(); got = append(got, r); mu.Unlock() }),
 		WithPods(PodsFunc(func(netip.Addr) (Pod, bool) {
+			mu.Lock()
+			defer mu.Unlock()
 			return Pod{Namespace: "ns", Name: "p", UID: "u"}, known
 		})))
 	front := serve(t, h)
@@ -319,6 +323,8 @@ func TestRefusalsReported(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		mu.Lock()
+		defer mu.Unlock()
 		return resp.StatusCode
 	}
 	if do("/latest/meta-data/instance-id") != http.StatusOK || len(got) != 0 {
@@ -330,7 +336,9 @@ func TestRefusalsReported(t *testing.T) {
 	if r := got[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
 		t.Errorf("report %+v", r)
 	}
+	mu.Lock()
 	known = false
+	mu.Unlock()
 	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
 		t.Fatalf("a refusal for an address no pod owns was reported: %+v", got)
 	}
