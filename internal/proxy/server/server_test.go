@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -323,23 +324,26 @@ func TestRefusalsReported(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		mu.Lock()
-		defer mu.Unlock()
 		return resp.StatusCode
 	}
-	if do("/latest/meta-data/instance-id") != http.StatusOK || len(got) != 0 {
-		t.Fatalf("an allowed request was reported: %+v", got)
+	reports := func() []Refusal {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
-	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
-		t.Fatalf("a refused request: %d reports", len(got))
+	if do("/latest/meta-data/instance-id") != http.StatusOK || len(reports()) != 0 {
+		t.Fatalf("an allowed request was reported: %+v", reports())
 	}
-	if r := got[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
+	if do("/latest/user-data") != http.StatusForbidden || len(reports()) != 1 {
+		t.Fatalf("a refused request: %d reports", len(reports()))
+	}
+	if r := reports()[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
 		t.Errorf("report %+v", r)
 	}
 	mu.Lock()
 	known = false
 	mu.Unlock()
-	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
-		t.Fatalf("a refusal for an address no pod owns was reported: %+v", got)
+	if do("/latest/user-data") != http.StatusForbidden || len(reports()) != 1 {
+		t.Fatalf("a refusal for an address no pod owns was reported: %+v", reports())
 	}
 }
