@@ -107,7 +107,6 @@ func (s *Server) Serve(ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("metadata service address %s: %w", s.h.upAddr, err)
 	}
-	upSock, upFamily := sockaddr(up.AddrPort())
 	// The loops accept on a duplicate of the listener's socket; its
 	// original stays with ln, which keeps the port until Serve returns.
 	lfd, err := dupSocket(tl)
@@ -122,6 +121,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	for range s.loops {
+		// A Sockaddr per loop: unix.Connect writes into it.
+		upSock, upFamily := sockaddr(up.AddrPort())
 		l, err := newLoop(s, lfd, upSock, upFamily)
 		if err != nil {
 			for _, l := range s.lps {
@@ -421,6 +422,10 @@ func (l *loop) sweep() {
 			}
 		case *upConn:
 			if !e.deadline.IsZero() && l.now.After(e.deadline) {
+				// A timed-out request is not sent again: the retry is for
+				// a reused connection the service had closed, not for a
+				// service that is slow (it would double the time limit).
+				e.reused = false
 				e.fail(errors.New("the metadata service did not answer in time"))
 			}
 		}
@@ -463,6 +468,10 @@ type client struct {
 	up         *upConn // the exchange this client waits for
 	readable   bool    // an edge not yet read to the end
 	writable   bool
+	// peerShut: an event said the pod shut its side. Its FIN may have come
+	// with the last data, in one edge: read until a read returns 0 then,
+	// as a short read no longer means the socket is empty.
+	peerShut   bool
 	hungUp     bool
 	reading    bool // a head has begun to arrive
 	closeAfter bool
@@ -481,6 +490,9 @@ const (
 func (c *client) event(ev uint32) {
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.readable = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.peerShut = true
 	}
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.writable = true
@@ -548,7 +560,7 @@ func (c *client) fill() {
 			c.hungUp = true
 		default:
 			c.n += m
-			if c.n < len(c.in) {
+			if c.n < len(c.in) && !c.peerShut {
 				c.readable = false // a short read emptied the socket
 			}
 		}
@@ -657,7 +669,9 @@ func (c *client) flush() bool {
 		c.out = nil // do not keep a large answer's buffer
 	}
 	c.out, c.off = c.out[:0], 0
-	if c.closeAfter {
+	// A connection that was busy when Shutdown began ends with its answer:
+	// it is not idle for closeIdleClients, and nothing closes it later.
+	if c.closeAfter || c.l.mode.Load() != running {
 		c.close()
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,10 +303,14 @@ func TestRefusalsReported(t *testing.T) {
 	fake := httptest.NewServer(fakeimds.New(endpoints.AWS, fakeimds.Options{}))
 	defer fake.Close()
 	up, _ := url.Parse(fake.URL)
+	// The callbacks run on the server's loops: mu guards known and got.
+	var mu sync.Mutex
 	known := true
 	var got []Refusal
-	h := New(p, WithUpstream(up), WithRefusals(func(r Refusal) { got = append(got, r) }),
+	h := New(p, WithUpstream(up), WithRefusals(func(r Refusal) { mu.Lock(); got = append(got, r); mu.Unlock() }),
 		WithPods(PodsFunc(func(netip.Addr) (Pod, bool) {
+			mu.Lock()
+			defer mu.Unlock()
 			return Pod{Namespace: "ns", Name: "p", UID: "u"}, known
 		})))
 	front := serve(t, h)
@@ -321,17 +326,24 @@ func TestRefusalsReported(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if do("/latest/meta-data/instance-id") != http.StatusOK || len(got) != 0 {
-		t.Fatalf("an allowed request was reported: %+v", got)
+	reports := func() []Refusal {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
 	}
-	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
-		t.Fatalf("a refused request: %d reports", len(got))
+	if do("/latest/meta-data/instance-id") != http.StatusOK || len(reports()) != 0 {
+		t.Fatalf("an allowed request was reported: %+v", reports())
 	}
-	if r := got[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
+	if do("/latest/user-data") != http.StatusForbidden || len(reports()) != 1 {
+		t.Fatalf("a refused request: %d reports", len(reports()))
+	}
+	if r := reports()[0]; r.Pod.Name != "p" || r.Pod.UID != "u" || r.Target != "/latest/user-data" || r.Rule == "" || r.Method != http.MethodGet {
 		t.Errorf("report %+v", r)
 	}
+	mu.Lock()
 	known = false
-	if do("/latest/user-data") != http.StatusForbidden || len(got) != 1 {
-		t.Fatalf("a refusal for an address no pod owns was reported: %+v", got)
+	mu.Unlock()
+	if do("/latest/user-data") != http.StatusForbidden || len(reports()) != 1 {
+		t.Fatalf("a refusal for an address no pod owns was reported: %+v", reports())
 	}
 }

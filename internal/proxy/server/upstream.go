@@ -41,6 +41,8 @@ type upConn struct {
 	readable, writable bool
 	deadline           time.Time
 	closed             bool
+	// peerShut: an event said the service shut its side (see client).
+	peerShut bool
 }
 
 type upState int
@@ -135,6 +137,9 @@ func (u *upConn) event(ev uint32) {
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		u.writable = true
 	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		u.peerShut = true
+	}
 	u.progress()
 }
 
@@ -226,7 +231,7 @@ func (u *upConn) read() error {
 		default:
 			u.got = true
 			u.n += m
-			if u.n < len(u.in) {
+			if u.n < len(u.in) && !u.peerShut {
 				u.readable = false
 			}
 		}
@@ -295,6 +300,9 @@ func (u *upConn) answerBody() []byte {
 func (u *upConn) deliver() {
 	c := u.c
 	u.c, c.up = nil, nil
+	if u.l.mode.Load() != running {
+		c.closeAfter = true // Shutdown: this answer is the connection's last
+	}
 	c.answer(u.l.forwarded(c.out[:0], &u.resp, u.answerBody(), u.method == http.MethodHead, c.closeAfter))
 	reuse := !u.resp.Close && !u.eof && u.pos == u.n && len(u.l.idle) < maxIdleUpstream
 	if cap(u.in) > 64<<10 {
