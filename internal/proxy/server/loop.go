@@ -226,6 +226,14 @@ type endpoint interface {
 	closeNow()
 }
 
+// slot is a registered socket. Its generation is also in the epoll
+// registration, so that an event still in a batch for a socket closed
+// earlier in the batch does not reach a new socket given the same number.
+type slot struct {
+	e   endpoint
+	gen int32
+}
+
 // loop is one event loop: its epoll set, the connections it owns, and its
 // idle connections to the metadata service.
 type loop struct {
@@ -237,7 +245,8 @@ type loop struct {
 	wakefd   int
 	upSock   unix.Sockaddr
 	upFamily int
-	fds      []endpoint // by file descriptor
+	fds      []slot // by file descriptor
+	gen      int32  // the generation of the last registration
 	clients  int
 	idle     []*upConn
 	now      time.Time
@@ -346,8 +355,8 @@ func (l *loop) run() {
 			case fd == l.wakefd:
 				var b [8]byte
 				_, _ = unix.Read(l.wakefd, b[:])
-			case fd < len(l.fds) && l.fds[fd] != nil:
-				l.fds[fd].event(ev.Events)
+			case fd < len(l.fds) && l.fds[fd].e != nil && l.fds[fd].gen == ev.Pad:
+				l.fds[fd].e.event(ev.Events)
 			}
 		}
 		if l.now.After(nextSweep) {
@@ -375,11 +384,12 @@ func (l *loop) run() {
 
 func (l *loop) add(fd int, e endpoint) error {
 	if fd >= len(l.fds) {
-		l.fds = append(l.fds, make([]endpoint, max(fd+1, 2*len(l.fds), 64)-len(l.fds))...)
+		l.fds = append(l.fds, make([]slot, max(fd+1, 2*len(l.fds), 64)-len(l.fds))...)
 	}
-	l.fds[fd] = e
-	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: edge, Fd: int32(fd)}); err != nil {
-		l.fds[fd] = nil
+	l.gen++
+	l.fds[fd] = slot{e, l.gen}
+	if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: edge, Fd: int32(fd), Pad: l.gen}); err != nil {
+		l.fds[fd] = slot{}
 		return err
 	}
 	return nil
@@ -388,7 +398,7 @@ func (l *loop) add(fd int, e endpoint) error {
 // forget drops fd from the loop and closes it (closing removes it from the
 // epoll set).
 func (l *loop) forget(fd int) {
-	l.fds[fd] = nil
+	l.fds[fd] = slot{}
 	unix.Close(fd)
 }
 
@@ -414,8 +424,8 @@ func (l *loop) accept() {
 
 // sweep closes what has outlived its deadline.
 func (l *loop) sweep() {
-	for _, e := range l.fds {
-		switch e := e.(type) {
+	for _, sl := range l.fds {
+		switch e := sl.e.(type) {
 		case *client:
 			if !e.deadline.IsZero() && l.now.After(e.deadline) {
 				e.close()
@@ -433,17 +443,17 @@ func (l *loop) sweep() {
 }
 
 func (l *loop) closeIdleClients() {
-	for _, e := range l.fds {
-		if c, ok := e.(*client); ok && c.state == clientIdle && c.n == 0 {
+	for _, sl := range l.fds {
+		if c, ok := sl.e.(*client); ok && c.state == clientIdle && c.n == 0 {
 			c.close()
 		}
 	}
 }
 
 func (l *loop) closeAll() {
-	for _, e := range l.fds {
-		if e != nil {
-			e.closeNow()
+	for _, sl := range l.fds {
+		if sl.e != nil {
+			sl.e.closeNow()
 		}
 	}
 	l.idle = nil
@@ -474,6 +484,7 @@ type client struct {
 	peerShut   bool
 	hungUp     bool
 	reading    bool // a head has begun to arrive
+	dropped    int  // bytes read and dropped while lingering
 	closeAfter bool
 	deadline   time.Time
 	closed     bool
@@ -482,9 +493,17 @@ type client struct {
 type clientState int
 
 const (
-	clientIdle    clientState = iota // reading a request
-	clientWaiting                    // the metadata service has the request
-	clientWriting                    // an answer is being written
+	clientIdle      clientState = iota // reading a request
+	clientWaiting                      // the metadata service has the request
+	clientWriting                      // an answer is being written
+	clientLingering                    // the last answer is written; waiting for the pod to stop sending
+)
+
+// After its last answer, a connection whose pod may still be sending waits
+// this long, and reads and drops at most this much, before it closes.
+const (
+	lingerTime     = 500 * time.Millisecond
+	maxLingerBytes = 256 << 10
 )
 
 func (c *client) event(ev uint32) {
@@ -531,7 +550,40 @@ func (c *client) progress() {
 			if !c.next() {
 				return
 			}
+		case clientLingering:
+			c.drain()
+			return
 		}
+	}
+}
+
+// lingerClose ends a connection after its last answer. When the pod may
+// still be sending (a refused body, a head that was too long), closing at
+// once would make the kernel reset the connection, and a reset can destroy
+// the answer before the pod reads it. So the proxy shuts its own side, and
+// reads and drops what comes until the pod closes too, or for lingerTime.
+func (c *client) lingerClose() {
+	if c.hungUp || (c.n == 0 && !c.readable) {
+		c.close()
+		return
+	}
+	_ = unix.Shutdown(c.fd, unix.SHUT_WR)
+	c.state = clientLingering
+	c.n = 0
+	c.deadline = c.l.now.Add(lingerTime)
+	c.drain()
+}
+
+// drain reads and drops what a lingering pod sends.
+func (c *client) drain() {
+	for c.readable && !c.hungUp && c.dropped <= maxLingerBytes {
+		c.n = 0
+		c.fill()
+		c.dropped += c.n
+	}
+	c.n = 0
+	if c.hungUp || c.dropped > maxLingerBytes {
+		c.close()
 	}
 }
 
@@ -672,7 +724,7 @@ func (c *client) flush() bool {
 	// A connection that was busy when Shutdown began ends with its answer:
 	// it is not idle for closeIdleClients, and nothing closes it later.
 	if c.closeAfter || c.l.mode.Load() != running {
-		c.close()
+		c.lingerClose()
 		return false
 	}
 	c.state = clientIdle

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -239,19 +238,6 @@ func (c *conn) closed(within time.Duration) time.Duration {
 		c.t.Fatalf("the connection was not closed within %v: %v", within, err)
 	}
 	return took
-}
-
-// closedOrReset is closed for a connection the proxy may reset.
-func (c *conn) closedOrReset(within time.Duration) {
-	c.t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(within))
-	b, err := io.ReadAll(c.br)
-	if len(b) > 0 {
-		c.t.Fatalf("the proxy sent %q where it should have closed the connection", b)
-	}
-	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-		c.t.Fatalf("the connection was not closed within %v: %v", within, err)
-	}
 }
 
 // wantOK checks a 200 from the service with body body.
@@ -726,21 +712,18 @@ func TestMalformedRequests(t *testing.T) {
 		send   string
 		status int
 		rule   proxy.Rule
-		// unread: the proxy answers before reading all that was sent, and
-		// the kernel resets a connection closed with bytes unread.
-		unread bool
 	}{
-		{"garbage", "HELLO THERE\r\n\r\n", 400, "", false},
-		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400, "", false},
-		{"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400, "", false},
-		{"head over 16 KiB", "GET " + instanceID + " HTTP/1.1\r\nHost: " + imdsHost + "\r\nX-Big: " + strings.Repeat("a", 17<<10) + "\r\n\r\n", 431, "", true},
-		{"endless head", "GET " + instanceID + " HTTP/1.1\r\nHost: " + imdsHost + "\r\n" + strings.Repeat("X-A: b\r\n", 4<<10), 431, "", true},
-		{"POST with a body", request("POST", instanceID, "Content-Length: 5") + "hello", 403, proxy.RuleMethod, false},
-		{"GET with a body", request("GET", instanceID, "Content-Length: 5") + "hello", 403, proxy.RuleBody, false},
-		{"GET with a request for a body", request("GET", instanceID, "Content-Length: "+strconv.Itoa(len(smuggled))) + smuggled, 403, proxy.RuleBody, false},
+		{"garbage", "HELLO THERE\r\n\r\n", 400, ""},
+		{"bare LF", "GET / HTTP/1.1\nHost: x\n\n", 400, ""},
+		{"binary", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400, ""},
+		{"head over 16 KiB", "GET " + instanceID + " HTTP/1.1\r\nHost: " + imdsHost + "\r\nX-Big: " + strings.Repeat("a", 17<<10) + "\r\n\r\n", 431, ""},
+		{"endless head", "GET " + instanceID + " HTTP/1.1\r\nHost: " + imdsHost + "\r\n" + strings.Repeat("X-A: b\r\n", 4<<10), 431, ""},
+		{"POST with a body", request("POST", instanceID, "Content-Length: 5") + "hello", 403, proxy.RuleMethod},
+		{"GET with a body", request("GET", instanceID, "Content-Length: 5") + "hello", 403, proxy.RuleBody},
+		{"GET with a request for a body", request("GET", instanceID, "Content-Length: "+strconv.Itoa(len(smuggled))) + smuggled, 403, proxy.RuleBody},
 		{"chunked body with a request in it", request("GET", instanceID, "Transfer-Encoding: chunked") +
-			strconv.FormatInt(int64(len(smuggled)), 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n", 403, proxy.RuleBody, false},
-		{"large body", request("GET", instanceID, "Content-Length: 200000") + strings.Repeat(smuggled, 200000/len(smuggled)+1)[:200000], 403, proxy.RuleBody, true},
+			strconv.FormatInt(int64(len(smuggled)), 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n", 403, proxy.RuleBody},
+		{"large body", request("GET", instanceID, "Content-Length: 200000") + strings.Repeat(smuggled, 200000/len(smuggled)+1)[:200000], 403, proxy.RuleBody},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -757,11 +740,10 @@ func TestMalformedRequests(t *testing.T) {
 			if !resp.Close {
 				t.Errorf("the answer does not say Connection: close")
 			}
-			if tc.unread {
-				c.closedOrReset(time.Second)
-			} else {
-				c.closed(time.Second)
-			}
+			// Closed, not reset, even where the proxy answered before
+			// it read all that was sent (a reset could destroy the
+			// answer before the pod read it): the proxy lingers.
+			c.closed(time.Second)
 			if n := fake.Requests() - before; n != 0 {
 				t.Fatalf("the service saw %d requests", n)
 			}
