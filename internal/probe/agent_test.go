@@ -2,6 +2,7 @@ package probe_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -86,7 +87,14 @@ func proxied(t *testing.T, cloud endpoints.Cloud, fo fakeimds.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return probetest.Serve(t, server.New(p, server.WithUpstream(&url.URL{Scheme: "http", Host: up})))
+	srv := server.NewServer(server.New(p, server.WithUpstream(&url.URL{Scheme: "http", Host: up})))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
 }
 
 func TestClassifications(t *testing.T) {
