@@ -81,11 +81,10 @@ type Server struct {
 	// Timeouts may be changed before Serve.
 	Timeouts Timeouts
 
-	mu       sync.Mutex
-	closed   bool // Close or Shutdown was called
-	draining bool // Shutdown: finish what is in progress
-	lps      []*loop
-	served   chan struct{} // closed when Serve returns
+	mu     sync.Mutex
+	closed bool // Close or Shutdown was called
+	lps    []*loop
+	served chan struct{} // closed when Serve returns
 }
 
 // NewServer returns a Server for h with one event loop per thread that may
@@ -174,7 +173,6 @@ func (s *Server) stop(drain bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.draining = drain
 	for _, l := range s.lps {
 		l.wake(drain)
 	}
@@ -250,12 +248,20 @@ type loop struct {
 	clients  int
 	idle     []*upConn
 	now      time.Time
-	// out is scratch for rendering answers.
+	// keys is scratch for sorting an answer's header names.
 	keys []string
 
 	// mode is what the Server asks of the loop.
 	mode     atomic.Int32
 	accepted bool // the listener is in the epoll set
+	// acceptPaused: accepting failed for want of resources; the listener
+	// is polled again at the next sweep.
+	acceptPaused bool
+
+	// wakeMu guards wakefd against a wake after release closed it (its
+	// number could belong to another file by then).
+	wakeMu   sync.Mutex
+	released bool
 }
 
 const (
@@ -282,9 +288,7 @@ func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, err
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	l := &loop{s: s, h: s.h, ep: ep, lfd: lfd, wakefd: wakefd, upSock: upSock, upFamily: upFamily, accepted: true}
-	// Every loop polls the one listening socket; EPOLLEXCLUSIVE wakes one
-	// of them per connection rather than all.
-	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(lfd)}); err != nil {
+	if err := l.pollListener(); err != nil {
 		l.release()
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
@@ -295,7 +299,17 @@ func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, err
 	return l, nil
 }
 
+// pollListener adds the listening socket to the loop's epoll set. Every
+// loop polls it; EPOLLEXCLUSIVE wakes one of them per connection rather
+// than all.
+func (l *loop) pollListener() error {
+	return unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, l.lfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(l.lfd)})
+}
+
 func (l *loop) release() {
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
+	l.released = true
 	if l.epFile != nil {
 		l.epFile.Close() // closes ep
 	} else {
@@ -311,8 +325,12 @@ func (l *loop) wake(drain bool) {
 	} else {
 		l.mode.CompareAndSwap(running, draining)
 	}
-	one := [8]byte{1}
-	_, _ = unix.Write(l.wakefd, one[:])
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
+	if !l.released {
+		one := [8]byte{1} // the eventfd counter's increment, any non-zero value
+		_, _ = unix.Write(l.wakefd, one[:])
+	}
 }
 
 func (l *loop) run() {
@@ -361,6 +379,10 @@ func (l *loop) run() {
 		}
 		if l.now.After(nextSweep) {
 			l.sweep()
+			if l.acceptPaused && l.mode.Load() == running {
+				l.acceptPaused = false
+				l.accepted = l.pollListener() == nil
+			}
 			nextSweep = l.now.Add(sweepEvery)
 			_ = ef.SetReadDeadline(nextSweep)
 		}
@@ -405,10 +427,20 @@ func (l *loop) forget(fd int) {
 func (l *loop) accept() {
 	for range 64 {
 		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err != nil {
-			// EAGAIN: another loop took it, or there is nothing left.
-			// Anything else (EMFILE, a connection reset before it was
-			// accepted) is retried on the next event.
+		switch err {
+		case nil:
+		case unix.EAGAIN, unix.ECONNABORTED, unix.EINTR:
+			// Another loop took it, there is nothing left, or the
+			// connection was gone before it was accepted.
+			return
+		default:
+			// Out of descriptors or memory: the listener stays readable,
+			// so stop polling it until the next sweep rather than spin.
+			if l.accepted {
+				l.h.log.Error(err, "accepting connections; pausing until the next sweep")
+				_ = unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, l.lfd, nil)
+				l.accepted, l.acceptPaused = false, true
+			}
 			return
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
