@@ -96,7 +96,7 @@ func benchHandler(b *testing.B, up *url.URL) *Handler {
 	return New(p, WithUpstream(up), WithMetrics(m), WithLogger(logr.FromSlogHandler(slog.NewJSONHandler(io.Discard, nil))))
 }
 
-// BenchmarkServeLoopback is the whole proxy (http.Server and handler) on
+// BenchmarkServeLoopback is the whole proxy (Server and Handler) on
 // loopback, driven by keep-alive clients on 64 connections (wrk -c64 in
 // hack/proxyperf.sh). ns/op is wall time per request over all connections.
 func BenchmarkServeLoopback(b *testing.B) {
