@@ -234,6 +234,22 @@ func checkBlocked(t *testing.T, pod, state string, blocked bool) {
 	}
 }
 
+// checkDropped requires the blocked services' counters (what the proxy
+// exports as imdsguard_proxy_blocked_packets_total) to have counted the
+// pod's attempts.
+func checkDropped(t *testing.T, red *redirect.Redirector, state string) {
+	t.Helper()
+	dropped, err := red.Dropped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range blockedServices {
+		if n := dropped[netip.MustParseAddrPort(s)]; n == 0 {
+			t.Errorf("%s: no packet to %s counted as dropped (counters %v)", state, s, dropped)
+		}
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -298,6 +314,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 		t.Fatal("a dropped request reached the service")
 	}
 	checkBlocked(t, pod, "drop state", true)
+	checkDropped(t, red, "drop state")
 
 	// The proxy, as the real command, inside the node namespace.
 	exe, err := os.Executable()
@@ -354,6 +371,7 @@ func TestRedirectInNetworkNamespaces(t *testing.T) {
 	}
 	waitFor(t, logs, `"rule":"aws-credentials"`)
 	checkBlocked(t, pod, "proxy ready", true)
+	checkDropped(t, red, "proxy ready") // the proxy's rules, read through the test's handle on the same table
 
 	// Shutdown keeps the drop.
 	_ = child.Process.Signal(unix.SIGTERM)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +42,21 @@ func (r *recorder) note(call string) error {
 func (r *recorder) Drop() error     { return r.note("drop") }
 func (r *recorder) Redirect() error { return r.note("redirect") }
 func (r *recorder) Remove() error   { return r.note("remove") }
+func (r *recorder) Dropped() (map[netip.AddrPort]uint64, error) {
+	return map[netip.AddrPort]uint64{netip.MustParseAddrPort("168.63.129.16:80"): 3}, nil
+}
+
+// TestBlockedCollector: the blocked services' counters are exported by
+// destination.
+func TestBlockedCollector(t *testing.T) {
+	want := `# HELP imdsguard_proxy_blocked_packets_total Packets from pods to a metadata service the proxy does not serve (--block), dropped; the count restarts when the rules are replaced.
+# TYPE imdsguard_proxy_blocked_packets_total counter
+imdsguard_proxy_blocked_packets_total{destination="168.63.129.16:80"} 3
+`
+	if err := testutil.CollectAndCompare(blockedCollector{red: &recorder{}}, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // TestStartOrderFailsClosed: drop before the proxy listens, redirect only
 // once it does, and the drop again on exit unless told otherwise.

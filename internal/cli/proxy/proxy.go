@@ -65,6 +65,7 @@ type redirector interface {
 	Drop() error
 	Redirect() error
 	Remove() error
+	Dropped() (map[netip.AddrPort]uint64, error)
 }
 
 // deps are the parts a test replaces.
@@ -217,6 +218,7 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 		if red, err = newRedirector(f, d); err != nil {
 			return err
 		}
+		reg.MustRegister(blockedCollector{red: red, log: logger})
 		// 1. Pods get nothing until the proxy is there.
 		if err := red.Drop(); err != nil {
 			return err
@@ -351,6 +353,33 @@ func newRedirector(f *flags, d deps) (redirector, error) {
 		return nil, usage("%w", err)
 	}
 	return r, nil
+}
+
+// blockedDesc describes the packets dropped on their way to a blocked
+// service: pods that try WireServer or Alibaba's metadata service show here
+// (they get no refusal to log: their packets are dropped).
+var blockedDesc = prometheus.NewDesc("imdsguard_proxy_blocked_packets_total",
+	"Packets from pods to a metadata service the proxy does not serve (--block), dropped; the count restarts when the rules are replaced.",
+	[]string{"destination"}, nil)
+
+// blockedCollector reads the blocked services' rule counters at each
+// scrape.
+type blockedCollector struct {
+	red redirector
+	log logr.Logger
+}
+
+func (b blockedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- blockedDesc }
+
+func (b blockedCollector) Collect(ch chan<- prometheus.Metric) {
+	dropped, err := b.red.Dropped()
+	if err != nil {
+		b.log.Error(err, "reading the blocked services' counters")
+		return
+	}
+	for t, n := range dropped {
+		ch <- prometheus.MustNewConstMetric(blockedDesc, prometheus.CounterValue, float64(n), t.String())
+	}
 }
 
 func serveMetrics(addr string, reg *prometheus.Registry, ready *atomic.Bool, logger logr.Logger) func() {

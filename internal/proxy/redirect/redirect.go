@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -121,9 +122,11 @@ func (r *Redirector) apply(redirect bool) error {
 	c.AddChain(r.nat)
 	c.FlushChain(r.guard)
 	c.FlushChain(r.nat)
-	for _, m := range r.matches(r.cfg.Blocked) {
-		c.AddRule(&nftables.Rule{Table: r.table, Chain: r.guard, Exprs: append(m,
-			&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})})
+	for _, t := range r.cfg.Blocked {
+		for _, m := range r.matches([]netip.AddrPort{t}) {
+			c.AddRule(&nftables.Rule{Table: r.table, Chain: r.guard, UserData: []byte(blockedTag + t.String()),
+				Exprs: append(m, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})})
+		}
 	}
 	for _, m := range r.matches(r.cfg.Targets) {
 		if redirect {
@@ -143,6 +146,41 @@ func (r *Redirector) apply(redirect bool) error {
 		return fmt.Errorf("redirect: installing the %s rules in table inet %s: %w", state, r.cfg.Table, err)
 	}
 	return nil
+}
+
+// blockedTag starts the user data of a blocked service's rule; the
+// service's ADDR:PORT follows.
+const blockedTag = "imdsguard-blocked "
+
+// Dropped returns the packets dropped so far, by blocked service, as the
+// rules' counters say (they restart when the rules are replaced: at the
+// redirect, and when the drop comes back).
+func (r *Redirector) Dropped() (map[netip.AddrPort]uint64, error) {
+	c, err := r.conn()
+	if err != nil {
+		return nil, fmt.Errorf("redirect: netlink: %w", err)
+	}
+	rules, err := c.GetRules(r.table, r.guard)
+	if err != nil {
+		return nil, fmt.Errorf("redirect: reading the rules of table inet %s: %w", r.cfg.Table, err)
+	}
+	out := map[netip.AddrPort]uint64{}
+	for _, rule := range rules {
+		s, ok := strings.CutPrefix(string(rule.UserData), blockedTag)
+		if !ok {
+			continue
+		}
+		t, err := netip.ParseAddrPort(s)
+		if err != nil {
+			continue // not a rule this package wrote
+		}
+		for _, e := range rule.Exprs {
+			if ctr, ok := e.(*expr.Counter); ok {
+				out[t] += ctr.Packets
+			}
+		}
+	}
+	return out, nil
 }
 
 // Remove deletes the table: pod traffic for the metadata service then goes
