@@ -48,7 +48,7 @@ trap cleanup EXIT
 
 bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
 bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
-  --metrics-bind-address 0 --log-level error --gomaxprocs "$GOMAXPROCS_PROXY" 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
+  --metrics-bind-address 0 --log-level error --gomaxprocs "$GOMAXPROCS_PROXY" --max-conns-per-source "$((CONNS + 16))" 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
 pid $work/nginx.pid;

@@ -58,6 +58,7 @@ type flags struct {
 	kubeconfig    string
 	context       string
 	maxProcs      int
+	maxPerSource  int
 }
 
 // redirector is what the command needs of package redirect.
@@ -139,6 +140,7 @@ func NewCommand(s command.Streams) *cobra.Command {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: the in-cluster config, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&f.context, "context", "", "the kubeconfig context to use")
 	fs.IntVar(&f.maxProcs, "gomaxprocs", 1, "threads running Go code at once, and so the number of event loops serving requests; 0 leaves the Go runtime's choice (the CPU limit, at least 2); $GOMAXPROCS, when set, wins over the default. One loop served more than 30,000 requests a second on loopback (docs/performance.md)")
+	fs.IntVar(&f.maxPerSource, "max-conns-per-source", server.DefaultMaxConnsPerSource, "open connections allowed from one address (a pod); more are closed at once, so that one pod cannot use up the proxy's memory")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug (also logs requests allowed by a profile), info, warn or error")
 	return cmd
@@ -176,6 +178,9 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 	}
 	if f.recordEvents && f.nodeName == "" {
 		return usage("--record-events needs --node-name: Events are recorded on the pods of the node it names")
+	}
+	if f.maxPerSource < 1 {
+		return usage("--max-conns-per-source %d: want 1 or more", f.maxPerSource)
 	}
 	if f.onExit != onExitKeepDrop && f.onExit != onExitRemove {
 		return usage("--on-exit %q: want keep-drop or remove", f.onExit)
@@ -247,6 +252,7 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 	}
 	srv := server.NewServer(server.New(policy, append([]server.Option{server.WithUpstream(up), server.WithProfiles(cfg),
 		server.WithPods(podIndex), server.WithLogger(logger), server.WithMetrics(metrics)}, refusals...)...))
+	srv.MaxConnsPerSource = f.maxPerSource
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// 3. The redirect replaces the drop.

@@ -80,6 +80,13 @@ type Server struct {
 	loops int
 	// Timeouts may be changed before Serve.
 	Timeouts Timeouts
+	// MaxConnsPerSource bounds the open connections from one address; a
+	// connection over it is closed at once. It may be changed before Serve.
+	MaxConnsPerSource int
+
+	// conns counts the open connections by source address.
+	connsMu sync.Mutex
+	conns   map[netip.Addr]int
 
 	mu     sync.Mutex
 	closed bool // Close or Shutdown was called
@@ -90,7 +97,33 @@ type Server struct {
 // NewServer returns a Server for h with one event loop per thread that may
 // run Go code (GOMAXPROCS).
 func NewServer(h *Handler) *Server {
-	return &Server{h: h, loops: runtime.GOMAXPROCS(0), Timeouts: DefaultTimeouts, served: make(chan struct{})}
+	return &Server{h: h, loops: runtime.GOMAXPROCS(0), Timeouts: DefaultTimeouts, MaxConnsPerSource: DefaultMaxConnsPerSource,
+		conns: map[netip.Addr]int{}, served: make(chan struct{})}
+}
+
+// DefaultMaxConnsPerSource is far above what a metadata client keeps open
+// (SDKs use one or a few connections), and keeps a pod that opens many
+// from using up the proxy's memory: each connection holds its buffers.
+const DefaultMaxConnsPerSource = 128
+
+// admit counts a new connection from a, unless a is at its limit.
+func (s *Server) admit(a netip.Addr) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.conns[a] >= s.MaxConnsPerSource {
+		return false
+	}
+	s.conns[a]++
+	return true
+}
+
+// release uncounts a closed connection from a.
+func (s *Server) release(a netip.Addr) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.conns[a]--; s.conns[a] <= 0 {
+		delete(s.conns, a)
+	}
 }
 
 // Serve serves connections from ln, a TCP listener, until Close or
@@ -443,10 +476,19 @@ func (l *loop) accept() {
 			}
 			return
 		}
+		remote := addrPort(sa)
+		if !l.s.admit(remote.Addr()) {
+			// One pod cannot take the connections (and the memory) every
+			// other pod on the node needs.
+			l.h.log.V(1).Info("connection refused: too many from one address", "source", remote.String(), "limit", l.s.MaxConnsPerSource)
+			unix.Close(fd)
+			continue
+		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		c := &client{l: l, fd: fd, remote: addrPort(sa), deadline: l.now.Add(l.s.Timeouts.Idle)}
+		c := &client{l: l, fd: fd, remote: remote, deadline: l.now.Add(l.s.Timeouts.Idle)}
 		c.req.Header = http.Header{}
 		if err := l.add(fd, c); err != nil {
+			l.s.release(remote.Addr())
 			unix.Close(fd)
 			continue
 		}
@@ -774,6 +816,7 @@ func (c *client) close() {
 	}
 	c.closed = true
 	c.l.clients--
+	c.l.s.release(c.remote.Addr())
 	c.l.forget(c.fd)
 }
 

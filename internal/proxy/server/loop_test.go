@@ -42,7 +42,7 @@ type front struct {
 // startFront serves an AWS policy on listen ("127.0.0.1:0", "[::1]:0")
 // with timeouts to (nil: the defaults), forwarding to upAddr. The Server is
 // closed when the test ends.
-func startFront(t testing.TB, listen, upAddr string, to *Timeouts) *front {
+func startFront(t testing.TB, listen, upAddr string, to *Timeouts, configure ...func(*Server)) *front {
 	t.Helper()
 	p, err := proxy.New(proxy.Options{Flavour: proxy.FlavourAWS})
 	if err != nil {
@@ -51,6 +51,9 @@ func startFront(t testing.TB, listen, upAddr string, to *Timeouts) *front {
 	f := &front{srv: NewServer(New(p, WithUpstream(&url.URL{Scheme: "http", Host: upAddr}))), done: make(chan struct{})}
 	if to != nil {
 		f.srv.Timeouts = *to
+	}
+	for _, c := range configure {
+		c(f.srv)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -864,7 +867,8 @@ func TestCloseBeforeServe(t *testing.T) {
 // getting the answers to its own requests.
 func TestManyConnections(t *testing.T) {
 	fake, up := awsFake(t)
-	f := startFront(t, "127.0.0.1:0", up, nil)
+	// Every connection comes from 127.0.0.1: lift the per-source limit.
+	f := startFront(t, "127.0.0.1:0", up, nil, func(s *Server) { s.MaxConnsPerSource = 1000 })
 	type expect struct {
 		body string
 		rule proxy.Rule
@@ -1057,5 +1061,40 @@ func TestClientShutsItsSide(t *testing.T) {
 		resp, _ = c.read("GET")
 		wantRefused(t, "second", resp, proxy.RuleAWSCredentials)
 		c.closed(500 * time.Millisecond)
+	}
+}
+
+// TestConnectionsPerSource: connections from one address over the limit are
+// closed at once, and a closed one frees its place.
+func TestConnectionsPerSource(t *testing.T) {
+	_, up := awsFake(t)
+	f := startFront(t, "127.0.0.1:0", up, nil, func(s *Server) { s.MaxConnsPerSource = 3 })
+	var open []*conn
+	for range 3 {
+		c := dialProxy(t, f.addr)
+		resp, _ := c.get(instanceID)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("a connection under the limit: status %d", resp.StatusCode)
+		}
+		open = append(open, c)
+	}
+	over := dialProxy(t, f.addr)
+	over.closed(time.Second)
+	open[0].c.Close()
+	// The proxy learns of the close on its next event; try until it has.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c := dialProxy(t, f.addr)
+		_ = c.c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := io.WriteString(c.c, request("GET", instanceID)); err == nil {
+			if resp, err := http.ReadResponse(c.br, nil); err == nil && resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		c.c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection did not free its place")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
