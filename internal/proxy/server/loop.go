@@ -66,6 +66,8 @@ const (
 	// readChunk is the first buffer for a connection; buffers grow to hold
 	// a whole head or response.
 	readChunk = 4 << 10
+	// maxFreeBufs bounds the read buffers a loop keeps for reuse.
+	maxFreeBufs = 256
 	// sweepEvery is how often deadlines are checked.
 	sweepEvery = 250 * time.Millisecond
 )
@@ -283,6 +285,8 @@ type loop struct {
 	now      time.Time
 	// keys is scratch for sorting an answer's header names.
 	keys []string
+	// free are read buffers of connections that went idle or closed.
+	free [][]byte
 
 	// mode is what the Server asks of the loop.
 	mode     atomic.Int32
@@ -496,6 +500,24 @@ func (l *loop) accept() {
 	}
 }
 
+// getBuf returns a read buffer of readChunk bytes.
+func (l *loop) getBuf() []byte {
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b
+	}
+	return make([]byte, readChunk)
+}
+
+// putBuf keeps a read buffer of the first size for the next connection
+// that reads.
+func (l *loop) putBuf(b []byte) {
+	if cap(b) == readChunk && len(l.free) < maxFreeBufs {
+		l.free = append(l.free, b[:readChunk])
+	}
+}
+
 // sweep closes what has outlived its deadline.
 func (l *loop) sweep() {
 	for _, sl := range l.fds {
@@ -670,6 +692,9 @@ func (c *client) peekHangUp() bool {
 
 // fill reads what the socket holds, up to a full head.
 func (c *client) fill() {
+	if c.in == nil {
+		c.in = c.l.getBuf()
+	}
 	for c.readable && !c.hungUp {
 		if c.n == len(c.in) {
 			if len(c.in) > wire.MaxHead {
@@ -803,6 +828,11 @@ func (c *client) flush() bool {
 	}
 	c.state = clientIdle
 	c.deadline = c.l.now.Add(c.l.s.Timeouts.Idle)
+	if c.n == 0 {
+		// An idle connection holds no read buffer.
+		c.l.putBuf(c.in)
+		c.in = nil
+	}
 	if c.n > 0 {
 		c.reading = true
 		c.deadline = c.l.now.Add(c.l.s.Timeouts.ReadHeader)
@@ -816,6 +846,8 @@ func (c *client) close() {
 	}
 	c.closed = true
 	c.l.clients--
+	c.l.putBuf(c.in)
+	c.in = nil
 	c.l.s.release(c.remote.Addr())
 	c.l.forget(c.fd)
 }
