@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/imdsguard/imdsguard/internal/endpoints"
 	"github.com/imdsguard/imdsguard/internal/fakeimds"
 	"github.com/imdsguard/imdsguard/internal/proxy"
@@ -1096,5 +1098,43 @@ func TestConnectionsPerSource(t *testing.T) {
 			t.Fatal("a closed connection did not free its place")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAcceptPausesWhenOutOfDescriptors: when accepting fails for want of
+// descriptors, the loop stops polling the listener (which stays readable)
+// instead of spinning on it, and takes the waiting connection once
+// accepting works again.
+func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
+	_, up := awsFake(t)
+	var failing atomic.Bool
+	var calls atomic.Int64
+	accept4 = func(fd, flags int) (int, unix.Sockaddr, error) {
+		calls.Add(1)
+		if failing.Load() {
+			return -1, nil, unix.EMFILE
+		}
+		return unix.Accept4(fd, flags)
+	}
+	t.Cleanup(func() { accept4 = unix.Accept4 })
+	f := startFront(t, "127.0.0.1:0", up, nil)
+	failing.Store(true)
+	c := dialProxy(t, f.addr) // waits in the kernel's accept queue
+	c.write(request("GET", instanceID))
+	time.Sleep(600 * time.Millisecond)
+	// Each loop tries once, then once per sweep (every 250 ms): a
+	// spinning loop would have tried many thousands of times.
+	if n := calls.Load(); n > 20 {
+		t.Fatalf("accept tried %d times in 600 ms while failing: the loop spins", n)
+	}
+	failing.Store(false)
+	_ = c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatalf("the waiting connection was not served once accepting worked again: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
