@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1136,5 +1137,45 @@ func TestAcceptPausesWhenOutOfDescriptors(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// TestWriteTimeout: a client that stops reading its answer is disconnected
+// after the Write timeout; without it, the loop would hold the connection
+// and the answer for as long as the client liked.
+func TestWriteTimeout(t *testing.T) {
+	big := randomBytes(maxResponseBytes)
+	up := handlerUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = w.Write(big)
+	})
+	to := DefaultTimeouts
+	to.Write = 300 * time.Millisecond
+	f := startFront(t, "127.0.0.1:0", up, &to)
+	// A small receive buffer, so that the proxy's writes stop well before
+	// the end of the answer.
+	d := net.Dialer{Timeout: 2 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	nc, err := d.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := io.WriteString(nc, request("GET", instanceID)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // Write timeout, a sweep, and room
+	_ = nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := io.Copy(io.Discard, nc)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the connection is still open after the Write timeout (%d bytes read)", n)
+	}
+	if n >= int64(len(big)) {
+		t.Fatalf("read %d bytes: the whole answer arrived, so the timeout was never tested", n)
 	}
 }
