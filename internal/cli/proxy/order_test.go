@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/imdsguard/imdsguard/internal/cli"
+	"github.com/imdsguard/imdsguard/internal/cli/command"
 	"github.com/imdsguard/imdsguard/internal/proxy/redirect"
 	"github.com/imdsguard/imdsguard/internal/proxy/server"
 	"github.com/imdsguard/imdsguard/internal/testenv"
@@ -176,5 +177,27 @@ func TestRecordEventsNeedsNode(t *testing.T) {
 	var exit *cli.ExitError
 	if !errors.As(err, &exit) || exit.Code != cli.ExitUsage || !strings.Contains(err.Error(), "--record-events needs --node-name") || len(rec.calls) != 0 {
 		t.Fatalf("err = %v, calls %v", err, rec.calls)
+	}
+}
+
+// TestFlagErrors: a bad flag value stops the command before any rule is
+// written, with exit code 2 and a message naming the flag.
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--block", "168.63.129.16"}, `--block "168.63.129.16": want ADDR:PORT`},
+		{[]string{"--block", "wireserver:80"}, `--block "wireserver:80": want ADDR:PORT`},
+		{[]string{"--max-conns-per-source", "0"}, "--max-conns-per-source 0: want 1 or more"},
+		{[]string{"--on-exit", "maybe"}, `--on-exit "maybe": want keep-drop or remove`},
+	} {
+		var out, errOut bytes.Buffer
+		args := append([]string{"--cloud", "aws", "--pod-cidr", "10.244.0.0/16", "--listen", "127.0.0.1:18999",
+			"--metrics-bind-address", "0", "--node-name", "", "--nft-table", "igp-flag-test"}, tc.args...)
+		code := Run(context.Background(), command.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+		if code != command.ExitUsage || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut.String(), command.ExitUsage, tc.want)
+		}
 	}
 }
