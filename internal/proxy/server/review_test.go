@@ -2,13 +2,18 @@ package server
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/proxy/wire"
 )
 
 // These tests come from an adversarial review of the loop and the parser:
@@ -159,5 +164,111 @@ func TestReviewHeadOfLargeAnswer(t *testing.T) {
 	wantOK(t, "GET after the HEAD", resp, body, "ok")
 	if n := u.accepted.Load(); n != 1 {
 		t.Errorf("%d connections to the service, want 1", n)
+	}
+}
+
+// TestReviewPipelinedFloodWhileWaiting: a pod that sends more than a head's
+// worth of bytes while its request is with the service neither grows the
+// connection's buffer past a head nor loses the bytes the buffer could not
+// take: its next request is answered, and the rest is refused as too long.
+func TestReviewPipelinedFloodWhileWaiting(t *testing.T) {
+	release := make(chan struct{})
+	up := handlerUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == instanceID {
+			<-release
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	f := startFront(t, "127.0.0.1:0", up, nil)
+	c := dialProxy(t, f.addr)
+	c.write(request("GET", instanceID))
+	time.Sleep(50 * time.Millisecond)
+	go func() { _, _ = io.WriteString(c.c, request("GET", region)+strings.Repeat("X", 64<<10)) }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	resp, body := c.read("GET")
+	wantOK(t, "first", resp, body, instanceID)
+	resp, body = c.read("GET")
+	wantOK(t, "second", resp, body, region)
+	resp, _ = c.read("GET")
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("the flood: status %d, want 431", resp.StatusCode)
+	}
+	c.closed(time.Second)
+}
+
+// TestReviewRetrySendsTheSameRequest: when a reused connection to the
+// service closes before any answer, the request sent again on a fresh
+// connection is the one the policy allowed, unchanged, and only once.
+func TestReviewRetrySendsTheSameRequest(t *testing.T) {
+	var mu sync.Mutex
+	var got []seen
+	u := startRawUpstream(t, "127.0.0.1:0", func(_ *rawUpstream, n int, r *http.Request) (string, bool) {
+		mu.Lock()
+		got = append(got, seen{r.Method, r.RequestURI, r.Host, r.Header.Clone()})
+		mu.Unlock()
+		if n == 2 {
+			return "", true // the service closes the kept connection instead of answering
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	f := startFront(t, "127.0.0.1:0", u.addr, nil)
+	c := dialProxy(t, f.addr)
+	resp, body := c.get(instanceID)
+	wantOK(t, "first", resp, body, "ok")
+	c.write(request("HEAD", region, "X-Aws-Ec2-Metadata-Token: tok", "User-Agent: ua", "X-Other: no"))
+	resp, body = c.read("HEAD")
+	if resp.StatusCode != 200 || body != "" {
+		t.Fatalf("HEAD after the service dropped the kept connection: status %d, body %q", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || u.accepted.Load() != 2 {
+		t.Fatalf("the service read %d requests on %d connections, want 3 on 2 (one retry)", len(got), u.accepted.Load())
+	}
+	want := seen{"HEAD", region, u.addr, http.Header{"X-Aws-Ec2-Metadata-Token": {"tok"}, "User-Agent": {"ua"}}}
+	for _, r := range got[1:] {
+		if r.method != want.method || r.uri != want.uri || r.host != want.host || !equalHeader(r.header, want.header) {
+			t.Errorf("the service read %+v, want %+v", r, want)
+		}
+	}
+}
+
+func equalHeader(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestReviewSlowHeadParsedOnce: a head that arrives a few bytes at a time
+// costs the parser about its length, not its length once per read (a pod
+// sending 16 KiB heads byte by byte on its 128 connections would otherwise
+// keep several cores parsing).
+func TestReviewSlowHeadParsedOnce(t *testing.T) {
+	var parsed atomic.Int64
+	t.Cleanup(func() { parseRequest = wire.ParseRequest })
+	parseRequest = func(buf []byte, r *wire.Request) (int, error) {
+		parsed.Add(int64(len(buf)))
+		return wire.ParseRequest(buf, r)
+	}
+	_, up := awsFake(t)
+	f := startFront(t, "127.0.0.1:0", up, nil)
+	c := dialProxy(t, f.addr)
+	_ = c.c.(*net.TCPConn).SetNoDelay(true)
+	head := request("GET", instanceID, strings.Repeat("A:b\r\n", 2000))
+	for i := 0; i < len(head); i += 5 {
+		c.write(head[i:min(i+5, len(head))])
+		time.Sleep(20 * time.Microsecond)
+	}
+	resp, _ := c.read("GET")
+	wantRefused(t, "2,000 headers", resp, proxy.RuleOversized)
+	if n := parsed.Load(); n > 4*int64(len(head)) {
+		t.Fatalf("the parser read %d bytes for a head of %d", n, len(head))
 	}
 }
