@@ -568,6 +568,9 @@ type client struct {
 	remoteText string
 	in         []byte // bytes read and not yet parsed
 	n          int
+	// scanned: in[:scanned] was found to hold no whole head (and no
+	// malformed line end) yet.
+	scanned    int
 	out        []byte // the answer being written
 	off        int
 	req        wire.Request
@@ -735,8 +738,19 @@ func (c *client) next() bool {
 		}
 		return false
 	}
-	hl, err := wire.ParseRequest(c.in[:c.n], &c.req)
+	// A head that arrives in many small reads is parsed once it may be
+	// whole, not at every read: parsing the whole buffer each time costs
+	// time quadratic in the head's length, for a pod sending a byte at a
+	// time.
+	var hl int
+	var err error
+	if c.scanned > 0 && wire.StillIncomplete(c.in[:c.n], c.scanned) {
+		err = wire.ErrIncomplete
+	} else {
+		hl, err = parseRequest(c.in[:c.n], &c.req)
+	}
 	if errors.Is(err, wire.ErrIncomplete) {
+		c.scanned = c.n
 		if c.hungUp {
 			c.close()
 			return false
@@ -783,7 +797,11 @@ func (c *client) next() bool {
 // follow it.
 func (c *client) consume(k int) {
 	c.n = copy(c.in, c.in[k:c.n])
+	c.scanned = 0
 }
+
+// parseRequest is wire.ParseRequest; a test counts the bytes it is given.
+var parseRequest = wire.ParseRequest
 
 func (c *client) remoteString() string {
 	if c.remoteText == "" {

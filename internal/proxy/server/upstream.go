@@ -249,7 +249,9 @@ func (u *upConn) complete() (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("the metadata service's answer: %w", err)
 		}
-		if u.resp.ContentLength > maxResponseBytes {
+		// A HEAD's answer announces the length a GET would get and has no
+		// body: only a body that will be read is bounded.
+		if !u.resp.NoBody && u.resp.ContentLength > maxResponseBytes {
 			return false, fmt.Errorf("the metadata service's answer has %d bytes, over %d", u.resp.ContentLength, maxResponseBytes)
 		}
 		u.head, u.pos = hl, hl

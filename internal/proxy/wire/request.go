@@ -162,6 +162,31 @@ func headLength(buf []byte) (n, lines int, err error) {
 	return 0, 0, ErrIncomplete
 }
 
+// StillIncomplete reports whether ParseRequest, which found buf[:from]
+// incomplete, would find buf incomplete too. It looks only at buf[from:],
+// so that a head arriving in many small reads is scanned once rather than
+// once per read (which costs quadratic time in the head's length).
+//
+// Only a line feed can end a head or make it malformed: one that is not
+// preceded by CR, or that ends an empty line. Past those, ParseRequest
+// decides when buf reaches MaxHead.
+func StillIncomplete(buf []byte, from int) bool {
+	if len(buf) >= MaxHead {
+		return false
+	}
+	for i := from; i < len(buf); i++ {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return true
+		}
+		i += j
+		if i < 2 || buf[i-1] != '\r' || buf[i-2] == '\n' {
+			return false
+		}
+	}
+	return true
+}
+
 // parseRequestLine reads "METHOD SP TARGET SP HTTP/x.y".
 func parseRequestLine(line string, r *Request) error {
 	method, rest, ok1 := strings.Cut(line, " ")
