@@ -489,7 +489,10 @@ func (l *loop) accept() {
 			continue
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		c := &client{l: l, fd: fd, remote: remote, deadline: l.now.Add(l.s.Timeouts.Idle)}
+		// A new connection gets the head's time limit for its first request, as
+		// net/http's server gave it: one that sends nothing is not kept as
+		// long as a connection that has been served.
+		c := &client{l: l, fd: fd, remote: remote, deadline: l.now.Add(l.s.Timeouts.ReadHeader), reading: true}
 		c.req.Header = http.Header{}
 		if err := l.add(fd, c); err != nil {
 			l.s.release(remote.Addr())
