@@ -95,12 +95,14 @@ type Handler struct {
 	requests       *counters
 	// onRefusal, if set, sees every refusal of a known pod's request.
 	onRefusal func(Refusal)
+	// refusalLog bounds the refusal lines per source.
+	refusalLog *refusalLog
 }
 
 // New builds a Handler for a policy. All defaults are set here.
 func New(p *proxy.Policy, opts ...Option) *Handler {
 	u, _ := url.Parse(DefaultUpstream)
-	h := &Handler{policy: p, upstream: u, pods: noPods, log: logr.Discard()}
+	h := &Handler{policy: p, upstream: u, pods: noPods, log: logr.Discard(), refusalLog: newRefusalLog()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -137,7 +139,7 @@ func (h *Handler) decide(r proxy.Request, remote netip.AddrPort, remoteText func
 		h.requests.get(d.Cloud, d.Rule).Inc()
 	}
 	if !d.Allowed {
-		h.refused(r, remoteText(), pod, d, allowance.Profile, note)
+		h.refused(r, remote, remoteText, pod, d, allowance.Profile, note)
 		return d
 	}
 	if d.Rule == proxy.RuleGranted {
@@ -149,8 +151,9 @@ func (h *Handler) decide(r proxy.Request, remote netip.AddrPort, remoteText func
 // maxLoggedTarget bounds what an attacker can write into the log.
 const maxLoggedTarget = 256
 
-// refused logs and counts a refusal, and tells onRefusal.
-func (h *Handler) refused(r proxy.Request, source string, pod Pod, d proxy.Decision, profile, note string) {
+// refused counts a refusal, logs it (within the source's limit), and tells
+// onRefusal.
+func (h *Handler) refused(r proxy.Request, remote netip.AddrPort, remoteText func() string, pod Pod, d proxy.Decision, profile, note string) {
 	if h.metrics != nil {
 		h.metrics.Refusals.WithLabelValues(string(d.Rule), pod.Namespace).Inc()
 	}
@@ -158,18 +161,27 @@ func (h *Handler) refused(r proxy.Request, source string, pod Pod, d proxy.Decis
 	if len(target) > maxLoggedTarget {
 		target = target[:maxLoggedTarget] + "..."
 	}
-	kv := []any{"event", "metadata-request-refused", "pod", pod.Name, "namespace", pod.Namespace, "path", target,
-		"rule", string(d.Rule), "detail", d.Detail, "method", r.Method, "source", source}
-	if d.Cloud != "" {
-		kv = append(kv, "cloud", string(d.Cloud))
+	source := remote.Addr().Unmap().String()
+	if pod.Name != "" {
+		source = pod.Namespace + "/" + pod.Name
 	}
-	if profile != "" {
-		kv = append(kv, "profile", profile)
+	if ok, left := h.refusalLog.allow(source); ok {
+		kv := []any{"event", "metadata-request-refused", "pod", pod.Name, "namespace", pod.Namespace, "path", target,
+			"rule", string(d.Rule), "detail", d.Detail, "method", r.Method, "source", remoteText()}
+		if d.Cloud != "" {
+			kv = append(kv, "cloud", string(d.Cloud))
+		}
+		if profile != "" {
+			kv = append(kv, "profile", profile)
+		}
+		if note != "" {
+			kv = append(kv, "profileNote", note)
+		}
+		if left > 0 {
+			kv = append(kv, "notLoggedBefore", left)
+		}
+		h.log.Info("refused metadata request", kv...)
 	}
-	if note != "" {
-		kv = append(kv, "profileNote", note)
-	}
-	h.log.Info("refused metadata request", kv...)
 	if h.onRefusal != nil && pod.Name != "" {
 		h.onRefusal(Refusal{Pod: pod, Rule: string(d.Rule), Detail: d.Detail, Method: r.Method, Target: target})
 	}
