@@ -101,12 +101,6 @@ type Request struct {
 	TransferEncoding []string
 }
 
-// FromHTTP takes what the policy reads from a server-side request.
-func FromHTTP(r *http.Request) Request {
-	return Request{Method: r.Method, Target: r.RequestURI, Host: r.Host, Header: r.Header,
-		ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding}
-}
-
 // Allowance is what a pod is allowed beyond the default: extra paths and
 // refusals lifted.
 type Allowance struct {

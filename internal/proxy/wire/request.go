@@ -13,7 +13,8 @@ import (
 // MaxHead is the longest request head accepted (request line + headers + blank line).
 const MaxHead = 16 << 10
 
-// Request is a parsed request head: the fields proxy.FromHTTP reads from an
+// Request is a parsed request head: what the proxy's policy reads
+// (proxy.Request), set as net/http's server sets those fields on an
 // *http.Request, plus Close.
 type Request struct {
 	Method string
