@@ -28,8 +28,9 @@ import (
 // CPU per request, on a path that does little else (docs/performance.md,
 // "Metadata proxy").
 //
-// Every connection is owned by one loop and touched only by it, so nothing
-// in a loop is locked. Sockets are registered edge-triggered: a loop reads
+// Every connection is owned by one loop and touched only by it, so a loop's
+// connections need no lock (what loops share, the per-address connection
+// counts and the refusal log, is locked). Sockets are registered edge-triggered: a loop reads
 // until a read comes back short (then the socket is empty and the next
 // arrival is a new edge) and remembers an edge it could not act on yet.
 
