@@ -583,12 +583,7 @@ type client struct {
 	inProgress bool   // progress is running: do not run it again from inside
 	state      clientState
 	up         *upConn // the exchange this client waits for
-	readable   bool    // an edge not yet read to the end
-	writable   bool
-	// peerShut: an event said the pod shut its side. Its FIN may have come
-	// with the last data, in one edge: read until a read returns 0 then,
-	// as a short read no longer means the socket is empty.
-	peerShut   bool
+	edges
 	hungUp     bool
 	reading    bool // a head has begun to arrive
 	dropped    int  // bytes read and dropped while lingering
@@ -613,16 +608,50 @@ const (
 	maxLingerBytes = 256 << 10
 )
 
-func (c *client) event(ev uint32) {
+// edges are what a socket's epoll events said and the loop has not acted
+// on yet.
+type edges struct {
+	readable bool // an edge not yet read to the end
+	writable bool
+	// peerShut: an event said the peer shut its side. Its FIN may have
+	// come with the last data, in one edge: read until a read returns 0
+	// then, as a short read no longer means the socket is empty.
+	peerShut bool
+}
+
+// note records an epoll event.
+func (e *edges) note(ev uint32) {
 	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.readable = true
+		e.readable = true
 	}
 	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.peerShut = true
+		e.peerShut = true
 	}
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.writable = true
+		e.writable = true
 	}
+}
+
+// send writes out[off:] to fd while the socket takes it, and returns the
+// new offset; it is done when the offset reaches len(out).
+func (e *edges) send(fd int, out []byte, off int) (int, error) {
+	for off < len(out) && e.writable {
+		m, err := rawWrite(fd, out[off:])
+		switch {
+		case err == unix.EAGAIN:
+			e.writable = false
+		case err == unix.EINTR:
+		case err != nil:
+			return off, err
+		default:
+			off += m
+		}
+	}
+	return off, nil
+}
+
+func (c *client) event(ev uint32) {
+	c.note(ev)
 	c.progress()
 }
 
@@ -825,22 +854,13 @@ func (c *client) answer(out []byte) {
 // flush writes what it can of the answer and reports whether it is all
 // written (and the client ready for its next request).
 func (c *client) flush() bool {
-	for c.off < len(c.out) {
-		if !c.writable {
-			return false
-		}
-		m, err := rawWrite(c.fd, c.out[c.off:])
-		switch {
-		case err == unix.EAGAIN:
-			c.writable = false
-			return false
-		case err == unix.EINTR:
-		case err != nil:
-			c.close()
-			return false
-		default:
-			c.off += m
-		}
+	var err error
+	if c.off, err = c.send(c.fd, c.out, c.off); err != nil {
+		c.close()
+		return false
+	}
+	if c.off < len(c.out) {
+		return false
 	}
 	if cap(c.out) > 64<<10 {
 		c.out = nil // do not keep a large answer's buffer

@@ -359,13 +359,7 @@ func TestPipelining(t *testing.T) {
 	})
 	t.Run("while waiting", func(t *testing.T) {
 		// The second request arrives while the first is with the service.
-		release := make(chan struct{})
-		slow := handlerUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == instanceID {
-				<-release
-			}
-			_, _ = io.WriteString(w, r.URL.Path)
-		})
+		slow, release := heldUpstream(t)
 		f := startFront(t, "127.0.0.1:0", slow, nil)
 		c := dialProxy(t, f.addr)
 		c.write(request("GET", instanceID))
@@ -381,6 +375,19 @@ func TestPipelining(t *testing.T) {
 }
 
 // randomBytes returns n random bytes.
+// heldUpstream answers each request with its path, and holds the answer
+// for instance-id until release is closed.
+func heldUpstream(t testing.TB) (addr string, release chan struct{}) {
+	release = make(chan struct{})
+	addr = handlerUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == instanceID {
+			<-release
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	})
+	return addr, release
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

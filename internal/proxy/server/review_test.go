@@ -172,13 +172,7 @@ func TestReviewHeadOfLargeAnswer(t *testing.T) {
 // connection's buffer past a head nor loses the bytes the buffer could not
 // take: its next request is answered, and the rest is refused as too long.
 func TestReviewPipelinedFloodWhileWaiting(t *testing.T) {
-	release := make(chan struct{})
-	up := handlerUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == instanceID {
-			<-release
-		}
-		_, _ = io.WriteString(w, r.URL.Path)
-	})
+	up, release := heldUpstream(t)
 	f := startFront(t, "127.0.0.1:0", up, nil)
 	c := dialProxy(t, f.addr)
 	c.write(request("GET", instanceID))

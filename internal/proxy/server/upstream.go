@@ -37,12 +37,9 @@ type upConn struct {
 	pos    int // how much of in the chunked decoder has consumed
 	chunks wire.Chunked
 	body   []byte // a chunked answer's decoded body
-	// readable, writable: edges not yet acted on.
-	readable, writable bool
-	deadline           time.Time
-	closed             bool
-	// peerShut: an event said the service shut its side (see client).
-	peerShut bool
+	edges
+	deadline time.Time
+	closed   bool
 }
 
 type upState int
@@ -91,7 +88,7 @@ func (l *loop) dial() (*upConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	u := &upConn{l: l, fd: fd, state: upSending, writable: true}
+	u := &upConn{l: l, fd: fd, state: upSending, edges: edges{writable: true}}
 	if err := unix.Connect(fd, l.upSock); err == unix.EINPROGRESS {
 		u.state, u.writable = upConnecting, false
 	} else if err != nil {
@@ -131,15 +128,7 @@ func renderRequest(b []byte, method, target, host string, in http.Header) []byte
 }
 
 func (u *upConn) event(ev uint32) {
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		u.readable = true
-	}
-	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		u.writable = true
-	}
-	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		u.peerShut = true
-	}
+	u.note(ev)
 	u.progress()
 }
 
@@ -167,22 +156,13 @@ func (u *upConn) progress() {
 			u.state = upSending
 			u.deadline = u.l.now.Add(u.l.s.Timeouts.Upstream)
 		case upSending:
-			for u.off < len(u.out) {
-				if !u.writable {
-					return
-				}
-				m, err := rawWrite(u.fd, u.out[u.off:])
-				switch {
-				case err == unix.EAGAIN:
-					u.writable = false
-					return
-				case err == unix.EINTR:
-				case err != nil:
-					u.fail(fmt.Errorf("sending to the metadata service: %w", err))
-					return
-				default:
-					u.off += m
-				}
+			var err error
+			if u.off, err = u.send(u.fd, u.out, u.off); err != nil {
+				u.fail(fmt.Errorf("sending to the metadata service: %w", err))
+				return
+			}
+			if u.off < len(u.out) {
+				return
 			}
 			u.state = upReading
 		case upReading:
