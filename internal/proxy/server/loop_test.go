@@ -694,6 +694,85 @@ func TestUpstreamTimeout(t *testing.T) {
 	c.closed(time.Second)
 }
 
+// synSwallower returns a loopback address whose listener has a full accept
+// queue: the kernel drops further SYNs, so a connection to it stays in
+// SYN_SENT until its caller gives up.
+func synSwallower(t *testing.T) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	// A backlog of 0 holds one connection that is never accepted.
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := addrPort(sa).String()
+	filled := 0
+	for range 4 {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+		filled++
+	}
+	// The check the test rests on: a further connection does not complete.
+	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Fatalf("a connection to %s completed after %d filled the queue: the kernel does not drop SYNs to a full accept queue here", addr, filled)
+	}
+	return addr
+}
+
+// TestConnectTimeout: a service that never answers the SYN costs a request
+// the connect limit, not the exchange's, and the loop serves other
+// connections meanwhile.
+func TestConnectTimeout(t *testing.T) {
+	to := shortTimeouts
+	to.Upstream = 5 * time.Second // far above Connect: the 502 must come from Connect
+	f := startFront(t, "127.0.0.1:0", synSwallower(t), &to)
+	c := dialProxy(t, f.addr)
+	start := time.Now()
+	type result struct {
+		resp *http.Response
+		err  error
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	c.write(request("GET", instanceID))
+	go func() {
+		// Not c.read: it may fail the test, which only the test's goroutine may.
+		resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+		}
+		done <- result{resp, err, time.Since(start)}
+	}()
+	// Meanwhile the loop is not stuck in the connect: it answers a refusal.
+	other := dialProxy(t, f.addr)
+	resp, _ := other.get(userData)
+	wantRefused(t, "user-data while a connect hangs", resp, proxy.RuleAWSUserData)
+	if d := time.Since(start); d > to.Connect {
+		t.Errorf("the refusal took %v: the loop waited for the connect", d)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("reading the answer to a request for a service that never answers the SYN: %v", r.err)
+	}
+	wantBadGateway(t, "a service that never answers the SYN", r.resp)
+	between(t, "502", r.took, to.Connect-50*time.Millisecond, to.Connect+slack)
+	c.closed(time.Second)
+}
+
 func TestUpstreamRefusesConnections(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
