@@ -171,6 +171,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	lps := s.lps
 	s.mu.Unlock()
+	for _, l := range lps {
+		l.peers = lps
+	}
 
 	var wg sync.WaitGroup
 	for _, l := range lps {
@@ -300,6 +303,23 @@ type loop struct {
 	// number could belong to another file by then).
 	wakeMu   sync.Mutex
 	released bool
+
+	// Balancing: the listener wakes one loop per connection, and a loop
+	// that is awake accepts what is queued, so the loops' shares of
+	// connections drift apart. A loop hands what it accepts to the loop
+	// with the fewest (peers: every loop of the Server, itself included).
+	peers []*loop
+	// load counts the loop's connections and those handed to it and not
+	// yet adopted; it is read by the other loops.
+	load atomic.Int32
+	// inbox holds the connections handed to the loop (guarded by wakeMu).
+	inbox []handoff
+}
+
+// handoff is an accepted connection handed to another loop.
+type handoff struct {
+	fd     int
+	remote netip.AddrPort
 }
 
 const (
@@ -348,6 +368,12 @@ func (l *loop) release() {
 	l.wakeMu.Lock()
 	defer l.wakeMu.Unlock()
 	l.released = true
+	// Connections handed to the loop as it stopped are closed unserved.
+	for _, h := range l.inbox {
+		l.s.release(h.remote.Addr())
+		unix.Close(h.fd)
+	}
+	l.inbox = nil
 	if l.epFile != nil {
 		l.epFile.Close() // closes ep
 	} else {
@@ -411,6 +437,7 @@ func (l *loop) run() {
 			case fd == l.wakefd:
 				var b [8]byte
 				_, _ = unix.Read(l.wakefd, b[:])
+				l.adoptInbox()
 			case fd < len(l.fds) && l.fds[fd].e != nil && l.fds[fd].gen == ev.Pad:
 				l.fds[fd].e.event(ev.Events)
 			}
@@ -490,18 +517,65 @@ func (l *loop) accept() {
 			continue
 		}
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		// A new connection gets the head's time limit for its first request, as
-		// net/http's server gave it: one that sends nothing is not kept as
-		// long as a connection that has been served.
-		c := &client{l: l, fd: fd, remote: remote, deadline: l.now.Add(l.s.Timeouts.ReadHeader), reading: true}
-		c.req.Header = http.Header{}
-		if err := l.add(fd, c); err != nil {
-			l.s.release(remote.Addr())
-			unix.Close(fd)
+		if t := l.leastLoaded(); t != l && t.give(fd, remote) {
 			continue
 		}
-		l.clients++
+		l.load.Add(1)
+		l.adopt(fd, remote)
 	}
+}
+
+// leastLoaded returns the loop with the fewest connections; l on a tie.
+func (l *loop) leastLoaded() *loop {
+	best, least := l, l.load.Load()
+	for _, o := range l.peers {
+		if n := o.load.Load(); n < least {
+			best, least = o, n
+		}
+	}
+	return best
+}
+
+// give hands an accepted connection to l from another loop, and wakes l.
+// It reports false when l is stopping: the caller keeps the connection.
+func (l *loop) give(fd int, remote netip.AddrPort) bool {
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
+	if l.released || l.mode.Load() != running {
+		return false
+	}
+	l.inbox = append(l.inbox, handoff{fd, remote})
+	l.load.Add(1)
+	one := [8]byte{1}
+	_, _ = unix.Write(l.wakefd, one[:])
+	return true
+}
+
+// adoptInbox serves the connections handed to l.
+func (l *loop) adoptInbox() {
+	l.wakeMu.Lock()
+	in := l.inbox
+	l.inbox = nil
+	l.wakeMu.Unlock()
+	for _, h := range in {
+		l.adopt(h.fd, h.remote)
+	}
+}
+
+// adopt serves an accepted connection, which l.load already counts.
+func (l *loop) adopt(fd int, remote netip.AddrPort) {
+	// A new connection gets the head's time limit for its first request, as
+	// net/http's server gave it: one that sends nothing is not kept as
+	// long as a connection that has been served.
+	c := &client{l: l, fd: fd, remote: remote, deadline: l.now.Add(l.s.Timeouts.ReadHeader), reading: true}
+	c.req.Header = http.Header{}
+	if err := l.add(fd, c); err != nil {
+		l.s.release(remote.Addr())
+		l.load.Add(-1)
+		unix.Close(fd)
+		return
+	}
+	l.clients++
 }
 
 // accept4 is unix.Accept4; a test makes it fail as it does when the
@@ -892,6 +966,7 @@ func (c *client) close() {
 	}
 	c.closed = true
 	c.l.clients--
+	c.l.load.Add(-1)
 	c.l.putBuf(c.in)
 	c.in = nil
 	c.l.s.release(c.remote.Addr())

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/imdsguard/imdsguard/internal/endpoints"
 	"github.com/imdsguard/imdsguard/internal/fakeimds"
 	"github.com/imdsguard/imdsguard/internal/proxy"
+	"github.com/imdsguard/imdsguard/internal/testenv"
 )
 
 // These tests drive the event loops over real loopback sockets: a client
@@ -1264,5 +1266,61 @@ func TestWriteTimeout(t *testing.T) {
 	}
 	if n >= int64(len(big)) {
 		t.Fatalf("read %d bytes: the whole answer arrived, so the timeout was never tested", n)
+	}
+}
+
+// loads returns the connections each loop counts.
+func (f *front) loads() []int {
+	f.srv.mu.Lock()
+	defer f.srv.mu.Unlock()
+	var n []int
+	for _, l := range f.srv.lps {
+		n = append(n, int(l.load.Load()))
+	}
+	return n
+}
+
+// TestLoopsShareConnections: with several loops, a new connection goes to
+// the loop with the fewest, whichever loop the listener woke (one that is
+// awake takes every connection queued, and the kernel wakes the first loop
+// registered while it waits), and the loop it is handed to serves it.
+func TestLoopsShareConnections(t *testing.T) {
+	_, up := awsFake(t)
+	const loops, perLoop = 3, 8
+	f := startFront(t, "127.0.0.1:0", up, nil, func(s *Server) { s.loops = loops })
+	var conns []*conn
+	connect := func(n int) {
+		for range n {
+			c := dialProxy(t, f.addr)
+			resp, body := c.get(instanceID)
+			wantOK(t, fmt.Sprintf("connection %d", len(conns)), resp, body, fakeimds.InstanceID)
+			conns = append(conns, c)
+		}
+	}
+	connect(loops * perLoop)
+	if got := f.loads(); !slices.Equal(got, []int{perLoop, perLoop, perLoop}) {
+		t.Fatalf("connections per loop %v, want %d each", got, perLoop)
+	}
+	// Connections that close leave a loop short: the next ones go there.
+	first := f.loads()
+	for _, c := range conns[:loops] {
+		c.c.Close()
+	}
+	testenv.Eventually(t, "closed connections uncounted", func() (bool, string) {
+		got := f.loads()
+		sum := 0
+		for _, n := range got {
+			sum += n
+		}
+		return sum == loops*perLoop-loops, fmt.Sprint(got)
+	})
+	connect(loops)
+	if got := f.loads(); !slices.Equal(got, first) {
+		t.Errorf("after %d closed and %d new connections: per loop %v, want %v", loops, loops, got, first)
+	}
+	// Every connection, wherever it went, is still served.
+	for i, c := range conns[loops:] {
+		resp, body := c.get(region)
+		wantOK(t, fmt.Sprintf("connection %d again", i+loops), resp, body, fakeimds.Region)
 	}
 }
