@@ -17,12 +17,19 @@
 #   hack/proxyperf.sh                       # 5 rounds of 5 s, 64 connections
 #   ROUNDS=3 DURATION=10 CONNS=128 hack/proxyperf.sh
 #   GOMAXPROCS_PROXY=2 hack/proxyperf.sh    # the proxy's --gomaxprocs
+#   PROXY_NICE=-5 hack/proxyperf.sh         # a diagnostic, not a comparison:
+#                                           # the proxy at a higher priority
+# Besides throughput, latency and CPU per request, each line gives the
+# middle's context switches per 1000 requests (involuntary ones are
+# preemptions: a task woken on the CPU took it) and the share of the
+# machine's CPU time that was idle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-5}"
 CONNS="${CONNS:-64}"
 ROUNDS="${ROUNDS:-5}"
 GOMAXPROCS_PROXY="${GOMAXPROCS_PROXY:-1}"
+PROXY_NICE="${PROXY_NICE:-0}"
 UP=127.0.0.1:18180 PROXY=127.0.0.1:18181 NGINX=127.0.0.1:18182
 PATH_="/latest/meta-data/instance-id"
 
@@ -47,7 +54,7 @@ cleanup() {
 trap cleanup EXIT
 
 bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
-bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
+nice -n "$PROXY_NICE" bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
   --metrics-bind-address 0 --log-level error --gomaxprocs "$GOMAXPROCS_PROXY" --max-conns-per-source "$((CONNS + 16))" 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
@@ -85,16 +92,28 @@ ticks() {
   echo "$t"
 }
 hz="$(getconf CLK_TCK)"
+# switches PID...: the context switches of the processes' threads, as
+# "voluntary involuntary". Involuntary ones are preemptions: another task
+# woke on the CPU and took it.
+switches() {
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/status; done |
+    awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v + 0, n + 0}'
+}
+# idle: the clock ticks every CPU spent idle (idle + iowait).
+idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 run() { # name round addr middle-pids...
   local name="$1" round="$2" addr="$3"; shift 3
   wrk -t2 -c"$CONNS" -d1s -H 'Host: 169.254.169.254' "http://$addr$PATH_" >/dev/null
-  local up0 mid0 up1 mid1
-  up0="$(ticks "$fake_pid")" mid0="$(ticks "$@")"
+  local up0 mid0 up1 mid1 sw0 sw1 idle0 idle1
+  up0="$(ticks "$fake_pid")" mid0="$(ticks "$@")" sw0="$(switches "$@")" idle0="$(idle)"
   wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H 'Host: 169.254.169.254' "http://$addr$PATH_" >"$work/$name.wrk"
-  up1="$(ticks "$fake_pid")" mid1="$(ticks "$@")"
+  up1="$(ticks "$fake_pid")" mid1="$(ticks "$@")" sw1="$(switches "$@")" idle1="$(idle)"
   # CPU per request is steadier than req/s on a shared machine: it does not
   # depend on how much of the cores the run got.
-  awk -v name="$name" -v round="$round" -v hz="$hz" -v up=$((up1 - up0)) -v mid=$((mid1 - mid0)) -v hasmid=$# '
+  local -a s0=($sw0) s1=($sw1)
+  awk -v name="$name" -v round="$round" -v hz="$hz" -v up=$((up1 - up0)) -v mid=$((mid1 - mid0)) -v hasmid=$# \
+    -v vol=$((s1[0] - s0[0])) -v invol=$((s1[1] - s0[1])) -v idle=$((idle1 - idle0)) -v cpus="$(nproc)" -v dur="$DURATION" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ {n=$1}
     /Requests\/sec/ {rps=$2}
@@ -103,12 +122,14 @@ run() { # name round addr middle-pids...
     END {
       cpu = sprintf("upstream %5.1f us/req", up * 1e6 / hz / n)
       if (hasmid) cpu = cpu sprintf(", %s %5.1f us/req", name, mid * 1e6 / hz / n)
-      printf "%d %-7s %10s req/s  p50 %8s  p99 %8s  CPU: %s%s\n", round, name, rps, p50, p99, cpu, (bad ? "  NON-2XX " bad : "")
-      # Machine-readable: round name rps p99-ms cpu-us
-      printf "%d %s %s %.3f %.1f\n", round, name, rps, ms(p99), (hasmid ? mid * 1e6 / hz / n : 0) >> "'"$work/results"'"
+      sw = ""
+      if (hasmid) sw = sprintf("  switches per 1000 req: %.0f voluntary, %.0f involuntary,", vol * 1000 / n, invol * 1000 / n)
+      printf "%d %-7s %10s req/s  p50 %8s  p99 %8s  CPU: %s%s  idle %.1f%%%s\n", round, name, rps, p50, p99, cpu, sw, 100 * idle / (hz * dur * cpus), (bad ? "  NON-2XX " bad : "")
+      # Machine-readable: round name rps p99-ms cpu-us involuntary-switches-per-1000
+      printf "%d %s %s %.3f %.1f %.1f\n", round, name, rps, ms(p99), (hasmid ? mid * 1e6 / hz / n : 0), invol * 1000 / n >> "'"$work/results"'"
     }' "$work/$name.wrk"
 }
-echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores, $ROUNDS rounds, proxy --gomaxprocs $GOMAXPROCS_PROXY"
+echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores, $ROUNDS rounds, proxy --gomaxprocs $GOMAXPROCS_PROXY, nice $PROXY_NICE"
 # nginx's master forks the workers that do the work.
 nginx_workers="$(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 for round in $(seq "$ROUNDS"); do
@@ -128,7 +149,7 @@ echo "imdsguard-proxy RSS: started $idle_rss, peak $(awk '/VmHWM/ {print $2, $3}
 # Per round: proxy/nginx throughput, proxy/nginx p99 (lower is better for
 # the proxy), proxy/nginx CPU per request; then the medians.
 awk '
-  { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; if ($1 > rounds) rounds = $1 }
+  { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; inv[$1, $2] = $6; if ($1 > rounds) rounds = $1 }
   function median(a, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -138,5 +159,7 @@ awk '
       tr[r] = rps[r, "proxy"] / rps[r, "nginx"]; pr[r] = p99[r, "proxy"] / p99[r, "nginx"]; cr[r] = cpu[r, "proxy"] / cpu[r, "nginx"]
       printf "round %d: proxy/nginx throughput %.2f, p99 %.2f, CPU per request %.2f\n", r, tr[r], pr[r], cr[r]
     }
+    for (r = 1; r <= rounds; r++) { ip[r] = inv[r, "proxy"]; in_[r] = inv[r, "nginx"] }
+    printf "median involuntary context switches per 1000 requests: proxy %.0f, nginx %.0f\n", median(ip, rounds), median(in_, rounds)
     printf "median of %d rounds: proxy/nginx throughput %.2f (target >= 1), p99 %.2f (target <= 1), CPU per request %.2f\n", rounds, median(tr, rounds), median(pr, rounds), median(cr, rounds)
   }' "$work/results"
