@@ -65,7 +65,7 @@ profiles:
 	addr := make(chan net.Addr, 1)
 	d := realDeps()
 	d.ready = func(a net.Addr) { addr <- a }
-	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, config: cfgFile, upstream: fake.URL, listen: "127.0.0.1:0", metricsAddr: "0", redirect: false,
+	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, ioURing: true, config: cfgFile, upstream: fake.URL, listen: "127.0.0.1:0", metricsAddr: "0", redirect: false,
 		onExit: onExitKeepDrop, logFormat: "json", logLevel: "info", nodeName: "node-p", kubeconfig: testenv.Kubeconfig(t, env.Config)}
 	logs := &testenv.Buffer{}
 	done := make(chan error, 1)

@@ -84,7 +84,7 @@ func TestStartOrderFailsClosed(t *testing.T) {
 				},
 				ready: func(net.Addr) { cancel() },
 			}
-			f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
+			f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, ioURing: true, cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
 				podCIDRs: []string{"10.244.0.0/16"}, table: "t", onExit: tc.onExit, logFormat: "json", logLevel: "info"}
 			var errOut bytes.Buffer
 			if err := run(ctx, cli.Streams{Out: &bytes.Buffer{}, ErrOut: &errOut}, f, true, d); err != nil {
@@ -107,7 +107,7 @@ func TestListenFailureKeepsDrop(t *testing.T) {
 	defer ln.Close()
 	rec := &recorder{addr: "127.0.0.1:1"}
 	d := deps{newRedirector: func(redirect.Config) (redirector, error) { return rec, nil }, ready: func(net.Addr) {}}
-	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, cloud: "aws", upstream: "http://127.0.0.1:1", listen: ln.Addr().String(), metricsAddr: "0", redirect: true,
+	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, ioURing: true, cloud: "aws", upstream: "http://127.0.0.1:1", listen: ln.Addr().String(), metricsAddr: "0", redirect: true,
 		podInterfaces: []string{"veth*"}, onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
 	err = run(context.Background(), cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
 	if err == nil || !strings.Contains(err.Error(), "stays dropped") {
@@ -146,7 +146,7 @@ func TestPodInterfacesDetected(t *testing.T) {
 				ready:         func(net.Addr) { cancel() },
 				interfaces:    func() ([]string, error) { return tc.host, nil },
 			}
-			f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
+			f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, ioURing: true, cloud: "aws", upstream: "http://127.0.0.1:1", listen: addr, metricsAddr: "0", redirect: true,
 				table: "t", onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
 			err := run(ctx, cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
 			if tc.wantErr != "" {
@@ -171,7 +171,7 @@ func TestPodInterfacesDetected(t *testing.T) {
 func TestRecordEventsNeedsNode(t *testing.T) {
 	rec := &recorder{addr: "127.0.0.1:1"}
 	d := deps{newRedirector: func(redirect.Config) (redirector, error) { return rec, nil }, ready: func(net.Addr) {}}
-	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, cloud: "aws", upstream: "http://127.0.0.1:1", listen: "127.0.0.1:0", metricsAddr: "0", recordEvents: true,
+	f := &flags{maxPerSource: server.DefaultMaxConnsPerSource, ioURing: true, cloud: "aws", upstream: "http://127.0.0.1:1", listen: "127.0.0.1:0", metricsAddr: "0", recordEvents: true,
 		onExit: onExitKeepDrop, logFormat: "json", logLevel: "info"}
 	err := run(context.Background(), cli.Streams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}, f, true, d)
 	var exit *cli.ExitError

@@ -59,6 +59,7 @@ type flags struct {
 	context       string
 	maxProcs      int
 	maxPerSource  int
+	ioURing       bool
 }
 
 // redirector is what the command needs of package redirect.
@@ -141,6 +142,7 @@ func NewCommand(s command.Streams) *cobra.Command {
 	fs.StringVar(&f.context, "context", "", "the kubeconfig context to use")
 	fs.IntVar(&f.maxProcs, "gomaxprocs", 1, "threads running Go code at once, and so the number of event loops serving requests; 0 leaves the Go runtime's choice (the CPU limit, at least 2); $GOMAXPROCS, when set, wins over the default. One loop served more than 30,000 requests a second on loopback (docs/performance.md)")
 	fs.IntVar(&f.maxPerSource, "max-conns-per-source", server.DefaultMaxConnsPerSource, "open connections allowed from one address (a pod); more are closed at once, so that one pod cannot use up the proxy's memory")
+	fs.BoolVar(&f.ioURing, "io-uring", true, "write through io_uring where the kernel and the seccomp profile allow it, many writes to one system call (write(2) otherwise, or with --io-uring=false)")
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug (also logs requests allowed by a profile), info, warn or error")
 	return cmd
@@ -253,6 +255,7 @@ func run(ctx context.Context, s command.Streams, f *flags, cloudSet bool, d deps
 	srv := server.NewServer(server.New(policy, append([]server.Option{server.WithUpstream(up), server.WithProfiles(cfg),
 		server.WithPods(podIndex), server.WithLogger(logger), server.WithMetrics(metrics)}, refusals...)...))
 	srv.MaxConnsPerSource = f.maxPerSource
+	srv.PlainWrites = !f.ioURing
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// 3. The redirect replaces the drop.

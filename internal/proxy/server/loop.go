@@ -86,6 +86,9 @@ type Server struct {
 	// MaxConnsPerSource bounds the open connections from one address; a
 	// connection over it is closed at once. It may be changed before Serve.
 	MaxConnsPerSource int
+	// PlainWrites makes the loops write with write(2) even where io_uring
+	// is allowed (ring.go). It may be changed before Serve.
+	PlainWrites bool
 
 	// conns counts the open connections by source address.
 	connsMu sync.Mutex
@@ -260,6 +263,9 @@ func addrPort(sa unix.Sockaddr) netip.AddrPort {
 // endpoint is what a loop knows of a socket it polls.
 type endpoint interface {
 	event(ev uint32)
+	// sent completes a write of n bytes through the ring: res is what the
+	// send returned (bytes written, or minus an errno).
+	sent(n int, res int32)
 	closeNow()
 }
 
@@ -287,6 +293,8 @@ type loop struct {
 	clients  int
 	idle     []*upConn
 	now      time.Time
+	// ring, when io_uring is allowed, carries the loop's writes (ring.go).
+	ring *ring
 	// keys is scratch for sorting an answer's header names.
 	keys []string
 	// free are read buffers of connections that went idle or closed.
@@ -354,6 +362,22 @@ func newLoop(s *Server, lfd int, upSock unix.Sockaddr, upFamily int) (*loop, err
 		l.release()
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
+	if !s.PlainWrites {
+		r, err := newRing()
+		if err == nil {
+			err = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, r.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(r.fd)})
+			if err != nil {
+				r.close()
+			}
+		}
+		if err != nil {
+			// Not allowed here (a seccomp profile, kernel.io_uring_disabled,
+			// an old kernel): the loop writes with write(2).
+			l.h.log.V(1).Info("io_uring unavailable; writing with write(2)", "reason", err.Error())
+		} else {
+			l.ring = r
+		}
+	}
 	return l, nil
 }
 
@@ -380,6 +404,9 @@ func (l *loop) release() {
 		unix.Close(l.ep)
 	}
 	unix.Close(l.wakefd)
+	if l.ring != nil {
+		l.ring.close()
+	}
 }
 
 // wake asks the loop to drain or close, from another goroutine.
@@ -434,6 +461,8 @@ func (l *loop) run() {
 			switch {
 			case fd == l.lfd:
 				l.accept()
+			case l.ring != nil && fd == l.ring.fd:
+				l.ring.reap(l.complete)
 			case fd == l.wakefd:
 				var b [8]byte
 				_, _ = unix.Read(l.wakefd, b[:])
@@ -441,6 +470,11 @@ func (l *loop) run() {
 			case fd < len(l.fds) && l.fds[fd].e != nil && l.fds[fd].gen == ev.Pad:
 				l.fds[fd].e.event(ev.Events)
 			}
+		}
+		if err := l.flushRing(); err != nil {
+			l.h.log.Error(err, "event loop stopped")
+			l.closeAll()
+			return
 		}
 		if l.now.After(nextSweep) {
 			l.sweep()
@@ -486,7 +520,41 @@ func (l *loop) add(fd int, e endpoint) error {
 // epoll set).
 func (l *loop) forget(fd int) {
 	l.fds[fd] = slot{}
+	if l.ring != nil && len(l.ring.queued) > 0 {
+		// A queued write names its socket by number: submit it before the
+		// number can be given to another socket. (Once submitted, the
+		// kernel holds the socket itself.)
+		_ = l.ring.submit()
+	}
 	unix.Close(fd)
+}
+
+// flushRing submits the writes the batch queued and completes those done,
+// until completing them queues no more.
+func (l *loop) flushRing() error {
+	if l.ring == nil {
+		return nil
+	}
+	for range 16 {
+		if len(l.ring.queued) == 0 {
+			break
+		}
+		if err := l.ring.submit(); err != nil {
+			return err
+		}
+		l.ring.reap(l.complete)
+	}
+	// What completing the last round queued goes to the kernel now; its
+	// completion wakes the loop through the ring's descriptor.
+	return l.ring.submit()
+}
+
+// complete hands a finished write to its endpoint, unless the endpoint was
+// closed meanwhile.
+func (l *loop) complete(w ringWrite, res int32) {
+	if w.fd < len(l.fds) && l.fds[w.fd].e != nil && l.fds[w.fd].gen == w.gen {
+		l.fds[w.fd].e.sent(len(w.buf), res)
+	}
 }
 
 func (l *loop) accept() {
@@ -691,6 +759,8 @@ type edges struct {
 	// come with the last data, in one edge: read until a read returns 0
 	// then, as a short read no longer means the socket is empty.
 	peerShut bool
+	// inRing: a write of the socket is in the loop's ring.
+	inRing bool
 }
 
 // note records an epoll event.
@@ -707,8 +777,20 @@ func (e *edges) note(ev uint32) {
 }
 
 // send writes out[off:] to fd while the socket takes it, and returns the
-// new offset; it is done when the offset reaches len(out).
-func (e *edges) send(fd int, out []byte, off int) (int, error) {
+// new offset; it is done when the offset reaches len(out). With a ring, it
+// queues the write and returns the offset unchanged, as if the socket were
+// full; sent resumes the endpoint.
+func (e *edges) send(l *loop, fd int, out []byte, off int) (int, error) {
+	if l.ring != nil {
+		if e.inRing || !e.writable || off == len(out) {
+			return off, nil
+		}
+		if err := l.ring.queue(ringWrite{fd: fd, gen: l.fds[fd].gen, buf: out[off:]}); err != nil {
+			return off, err
+		}
+		e.inRing, e.writable = true, false
+		return off, nil
+	}
 	for off < len(out) && e.writable {
 		m, err := rawWrite(fd, out[off:])
 		switch {
@@ -929,7 +1011,7 @@ func (c *client) answer(out []byte) {
 // written (and the client ready for its next request).
 func (c *client) flush() bool {
 	var err error
-	if c.off, err = c.send(c.fd, c.out, c.off); err != nil {
+	if c.off, err = c.send(c.l, c.fd, c.out, c.off); err != nil {
 		c.close()
 		return false
 	}
@@ -958,6 +1040,32 @@ func (c *client) flush() bool {
 		c.deadline = c.l.now.Add(c.l.s.Timeouts.ReadHeader)
 	}
 	return true
+}
+
+// wrote applies the result of a write through the ring to e: the bytes
+// written, or the error. A write that was not whole leaves writable as the
+// socket's events set it.
+func (e *edges) wrote(n int, res int32) (int, error) {
+	e.inRing = false
+	switch {
+	case res == -int32(unix.EAGAIN):
+		return 0, nil
+	case res < 0:
+		return 0, unix.Errno(-res)
+	case int(res) == n:
+		e.writable = true
+	}
+	return int(res), nil
+}
+
+func (c *client) sent(n int, res int32) {
+	m, err := c.wrote(n, res)
+	if err != nil {
+		c.closeNow()
+		return
+	}
+	c.off += m
+	c.kick()
 }
 
 func (c *client) close() {

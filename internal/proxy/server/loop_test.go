@@ -54,6 +54,7 @@ func startFront(t testing.TB, listen, upAddr string, to *Timeouts, configure ...
 		t.Fatal(err)
 	}
 	f := &front{srv: NewServer(New(p, WithUpstream(&url.URL{Scheme: "http", Host: upAddr}))), done: make(chan struct{})}
+	f.srv.PlainWrites = plainWrites
 	if to != nil {
 		f.srv.Timeouts = *to
 	}
@@ -1322,5 +1323,70 @@ func TestLoopsShareConnections(t *testing.T) {
 	for i, c := range conns[loops:] {
 		resp, body := c.get(region)
 		wantOK(t, fmt.Sprintf("connection %d again", i+loops), resp, body, fakeimds.Region)
+	}
+}
+
+// plainWrites makes startFront's servers write with write(2)
+// (TestPlainWrites); by default they write through io_uring.
+var plainWrites bool
+
+// TestRingCarriesWrites: where io_uring is allowed (as on the machines the
+// tests run on), the loops' writes go through it: answers and requests to
+// the service, several to one submission under load.
+func TestRingCarriesWrites(t *testing.T) {
+	_, up := awsFake(t)
+	f := startFront(t, "127.0.0.1:0", up, nil, func(s *Server) { s.loops = 1 })
+	const conns, each = 32, 20
+	var wg sync.WaitGroup
+	for range conns {
+		c := dialProxy(t, f.addr)
+		wg.Go(func() {
+			for range each {
+				c.write(request("GET", instanceID))
+				resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if string(b) != fakeimds.InstanceID {
+					t.Errorf("answer %q", b)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	f.srv.mu.Lock()
+	l := f.srv.lps[0]
+	f.srv.mu.Unlock()
+	if l.ring == nil {
+		t.Fatal("the loop has no io_uring: newRing failed here (seccomp, kernel.io_uring_disabled?)")
+	}
+	// Read after Close: the loop has stopped touching its ring.
+	_ = f.srv.Close()
+	_ = f.wait(t, 2*time.Second)
+	writes := l.ring.next // one per write submitted
+	if writes < 2*conns*each {
+		t.Errorf("%d writes through the ring for %d exchanges, want at least 2 each", writes, conns*each)
+	}
+	if l.ring.submits >= int(writes) {
+		t.Errorf("%d submissions for %d writes: none batched", l.ring.submits, writes)
+	}
+	t.Logf("%d writes in %d submissions", writes, l.ring.submits)
+}
+
+// TestPlainWrites runs the tests of writing with write(2), the path of
+// machines where io_uring is not allowed.
+func TestPlainWrites(t *testing.T) {
+	plainWrites = true
+	defer func() { plainWrites = false }()
+	for name, test := range map[string]func(*testing.T){
+		"Pipelining": TestPipelining, "LargeAnswer": TestLargeAnswer, "UpstreamFraming": TestUpstreamFraming,
+		"ClientHangUpCancelsExchange": TestClientHangUpCancelsExchange, "MalformedRequests": TestMalformedRequests,
+		"Shutdown": TestShutdown, "ManyConnections": TestManyConnections, "WriteTimeout": TestWriteTimeout,
+		"ClientShutsItsSide": TestClientShutsItsSide, "AnswerHeaders": TestAnswerHeaders,
+	} {
+		t.Run(name, test)
 	}
 }

@@ -127,6 +127,16 @@ func renderRequest(b []byte, method, target, host string, in http.Header) []byte
 	return append(b, "\r\n"...)
 }
 
+func (u *upConn) sent(n int, res int32) {
+	m, err := u.wrote(n, res)
+	if err != nil {
+		u.fail(fmt.Errorf("sending to the metadata service: %w", err))
+		return
+	}
+	u.off += m
+	u.progress()
+}
+
 func (u *upConn) event(ev uint32) {
 	u.note(ev)
 	u.progress()
@@ -157,7 +167,7 @@ func (u *upConn) progress() {
 			u.deadline = u.l.now.Add(u.l.s.Timeouts.Upstream)
 		case upSending:
 			var err error
-			if u.off, err = u.send(u.fd, u.out, u.off); err != nil {
+			if u.off, err = u.send(u.l, u.fd, u.out, u.off); err != nil {
 				u.fail(fmt.Errorf("sending to the metadata service: %w", err))
 				return
 			}
