@@ -17,6 +17,7 @@
 #   hack/proxyperf.sh                       # 5 rounds of 5 s, 64 connections
 #   ROUNDS=3 DURATION=10 CONNS=128 hack/proxyperf.sh
 #   GOMAXPROCS_PROXY=2 hack/proxyperf.sh    # the proxy's --gomaxprocs
+#   PROXY_ARGS=--io-uring=false hack/proxyperf.sh   # more flags for the proxy
 #   PROXY_NICE=-5 hack/proxyperf.sh         # a diagnostic, not a comparison:
 #                                           # the proxy at a higher priority
 # Besides throughput, latency and CPU per request, each line gives the
@@ -30,6 +31,7 @@ CONNS="${CONNS:-64}"
 ROUNDS="${ROUNDS:-5}"
 GOMAXPROCS_PROXY="${GOMAXPROCS_PROXY:-1}"
 PROXY_NICE="${PROXY_NICE:-0}"
+PROXY_ARGS="${PROXY_ARGS:-}"
 UP=127.0.0.1:18180 PROXY=127.0.0.1:18181 NGINX=127.0.0.1:18182
 PATH_="/latest/meta-data/instance-id"
 
@@ -54,7 +56,8 @@ cleanup() {
 trap cleanup EXIT
 
 bin/fakeimds -listen "$UP" 2>"$work/fake.log" & fake_pid=$!; pids+=($fake_pid)
-nice -n "$PROXY_NICE" bin/imdsguard-proxy --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
+# shellcheck disable=SC2086
+nice -n "$PROXY_NICE" bin/imdsguard-proxy $PROXY_ARGS --redirect=false --cloud aws --listen "$PROXY" --upstream "http://$UP" \
   --metrics-bind-address 0 --log-level error --gomaxprocs "$GOMAXPROCS_PROXY" --max-conns-per-source "$((CONNS + 16))" 2>"$work/proxy.log" & proxy_pid=$!; pids+=($proxy_pid)
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
@@ -129,7 +132,7 @@ run() { # name round addr middle-pids...
       printf "%d %s %s %.3f %.1f %.1f\n", round, name, rps, ms(p99), (hasmid ? mid * 1e6 / hz / n : 0), invol * 1000 / n >> "'"$work/results"'"
     }' "$work/$name.wrk"
 }
-echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores, $ROUNDS rounds, proxy --gomaxprocs $GOMAXPROCS_PROXY, nice $PROXY_NICE"
+echo "wrk -t2 -c$CONNS -d${DURATION}s --latency, GET $PATH_ on loopback, $(nproc) cores, $ROUNDS rounds, proxy --gomaxprocs $GOMAXPROCS_PROXY $PROXY_ARGS, nice $PROXY_NICE"
 # nginx's master forks the workers that do the work.
 nginx_workers="$(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 for round in $(seq "$ROUNDS"); do

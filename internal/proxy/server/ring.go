@@ -41,9 +41,9 @@ type cqRingOffsets struct {
 // uringParams is struct io_uring_params.
 type uringParams struct {
 	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
-	resv                                                                  [3]uint32
-	sqOff                                                                 sqRingOffsets
-	cqOff                                                                 cqRingOffsets
+	resv                                                                   [3]uint32
+	sqOff                                                                  sqRingOffsets
+	cqOff                                                                  cqRingOffsets
 }
 
 // sqe is struct io_uring_sqe (64 bytes).
@@ -71,12 +71,14 @@ type cqe struct {
 }
 
 const (
-	ioringOpSend      = 26
-	ioringOffSQRing   = 0
-	ioringOffCQRing   = 0x8000000
-	ioringOffSQEs     = 0x10000000
-	ringEntries       = 256
-	sizeofUringParams = 120
+	ioringOpNop          = 0
+	ioringOpSend         = 26
+	ioringEnterGetEvents = 1
+	ioringOffSQRing      = 0
+	ioringOffCQRing      = 0x8000000
+	ioringOffSQEs        = 0x10000000
+	ringEntries          = 256
+	sizeofUringParams    = 120
 )
 
 // ring is one loop's io_uring and the writes in it.
@@ -153,6 +155,25 @@ func newRing() (*ring, error) {
 	r.cqTail = (*uint32)(unsafe.Pointer(&cq[p.cqOff.tail]))
 	r.cqMask = *(*uint32)(unsafe.Pointer(&cq[p.cqOff.ringMask]))
 	r.cqes = unsafe.Slice((*cqe)(unsafe.Pointer(&cq[p.cqOff.cqes])), p.cqEntries)
+	// A seccomp profile may allow the ring's setup and forbid its use:
+	// one no-op, waited for, tells before the loop relies on it.
+	tail := atomic.LoadUint32(r.sqTail)
+	idx := tail & r.sqMask
+	r.sqes[idx] = sqe{opcode: ioringOpNop}
+	r.sqArray[idx] = idx
+	atomic.StoreUint32(r.sqTail, tail+1)
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 1, 1, ioringEnterGetEvents, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			r.close()
+			return nil, fmt.Errorf("io_uring_enter: %w", e)
+		}
+		break
+	}
+	r.reap(func(ringWrite, int32) {})
 	return r, nil
 }
 
