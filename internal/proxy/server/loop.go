@@ -471,11 +471,8 @@ func (l *loop) run() {
 				l.fds[fd].e.event(ev.Events)
 			}
 		}
-		if err := l.flushRing(); err != nil {
-			l.h.log.Error(err, "event loop stopped")
-			l.closeAll()
-			return
-		}
+		// The sweep comes before flushRing: the 502 of an exchange that
+		// timed out is a write to submit before the loop waits.
 		if l.now.After(nextSweep) {
 			l.sweep()
 			if l.acceptPaused && l.mode.Load() == running {
@@ -484,6 +481,11 @@ func (l *loop) run() {
 			}
 			nextSweep = l.now.Add(sweepEvery)
 			_ = ef.SetReadDeadline(nextSweep)
+		}
+		if err := l.flushRing(); err != nil {
+			l.h.log.Error(err, "event loop stopped")
+			l.closeAll()
+			return
 		}
 		switch l.mode.Load() {
 		case closing:
@@ -536,7 +538,7 @@ func (l *loop) flushRing() error {
 		return nil
 	}
 	for range 16 {
-		if len(l.ring.queued) == 0 {
+		if len(l.ring.queued) == 0 && len(l.ring.failed) == 0 {
 			break
 		}
 		if err := l.ring.submit(); err != nil {

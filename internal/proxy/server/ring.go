@@ -100,7 +100,11 @@ type ring struct {
 	// until the kernel is done with them).
 	queued []ringWrite
 	sent   map[uint64]ringWrite
-	next   uint64
+	// failed are writes an io_uring_enter that failed did not take: reap
+	// completes them with its error.
+	failed    []ringWrite
+	failedErr unix.Errno
+	next      uint64
 	// submits counts the system calls that submitted writes (for tests).
 	submits int
 }
@@ -218,10 +222,24 @@ func (r *ring) submit() error {
 	r.queued = r.queued[:0]
 	for left := n; left > 0; {
 		r.submits++
-		m, _, e := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(left), 0, 0, 0, 0)
+		m, e := ringEnter(uintptr(r.fd), uintptr(left))
 		switch {
 		case e == unix.EINTR:
 		case e != 0:
+			// The entries the kernel did not take must not stay in the
+			// queue: the next submission would send them to whatever
+			// socket has their numbers by then (forget closes a socket
+			// after submitting, even when submitting failed).
+			head := atomic.LoadUint32(r.sqHead)
+			for i := head; i != tail+uint32(n); i++ {
+				ud := r.sqes[r.sqArray[i&r.sqMask]].userData
+				if w, ok := r.sent[ud]; ok {
+					delete(r.sent, ud)
+					r.failed = append(r.failed, w)
+				}
+			}
+			atomic.StoreUint32(r.sqTail, head)
+			r.failedErr = e
 			return fmt.Errorf("io_uring_enter: %w", e)
 		default:
 			left -= int(m)
@@ -230,9 +248,21 @@ func (r *ring) submit() error {
 	return nil
 }
 
+// ringEnter submits n entries of the ring fd; a test makes it fail.
+var ringEnter = func(fd, n uintptr) (uintptr, unix.Errno) {
+	m, _, e := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, fd, n, 0, 0, 0, 0)
+	return m, e
+}
+
 // reap calls done for each completed write, with what the send returned
 // (bytes, or minus an errno).
 func (r *ring) reap(done func(w ringWrite, res int32)) {
+	if failed := r.failed; len(failed) > 0 {
+		r.failed = nil
+		for _, w := range failed {
+			done(w, -int32(r.failedErr))
+		}
+	}
 	head := atomic.LoadUint32(r.cqHead)
 	for head != atomic.LoadUint32(r.cqTail) {
 		c := r.cqes[head&r.cqMask]
