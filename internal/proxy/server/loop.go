@@ -482,11 +482,7 @@ func (l *loop) run() {
 			nextSweep = l.now.Add(sweepEvery)
 			_ = ef.SetReadDeadline(nextSweep)
 		}
-		if err := l.flushRing(); err != nil {
-			l.h.log.Error(err, "event loop stopped")
-			l.closeAll()
-			return
-		}
+		l.flushRing()
 		switch l.mode.Load() {
 		case closing:
 			l.closeAll()
@@ -532,23 +528,35 @@ func (l *loop) forget(fd int) {
 }
 
 // flushRing submits the writes the batch queued and completes those done,
-// until completing them queues no more.
-func (l *loop) flushRing() error {
+// until completing them queues no more. A submission that fails (the
+// kernel short of resources) fails its writes: their connections close
+// as on a failed write(2), and the loop goes on.
+func (l *loop) flushRing() {
 	if l.ring == nil {
-		return nil
+		return
 	}
 	for range 16 {
 		if len(l.ring.queued) == 0 && len(l.ring.failed) == 0 {
 			break
 		}
-		if err := l.ring.submit(); err != nil {
-			return err
-		}
+		l.submitRing()
 		l.ring.reap(l.complete)
 	}
 	// What completing the last round queued goes to the kernel now; its
 	// completion wakes the loop through the ring's descriptor.
-	return l.ring.submit()
+	if l.submitRing() {
+		l.ring.reap(l.complete)
+	}
+}
+
+// submitRing submits the ring's queued writes and reports whether that
+// failed (then reap fails them).
+func (l *loop) submitRing() bool {
+	if err := l.ring.submit(); err != nil {
+		l.h.log.Error(err, "submitting writes through io_uring")
+		return true
+	}
+	return false
 }
 
 // complete hands a finished write to its endpoint, unless the endpoint was
