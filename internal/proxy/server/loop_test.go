@@ -213,16 +213,34 @@ func (c *conn) write(s string) {
 // read reads one answer to a request with method method.
 func (c *conn) read(method string) (*http.Response, string) {
 	c.t.Helper()
+	resp, body, err := c.readErr(method)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, body
+}
+
+// readErr is read returning its error, for goroutines other than the
+// test's (which may not fail the test).
+func (c *conn) readErr(method string) (*http.Response, string, error) {
 	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
 	if err != nil {
-		c.t.Fatalf("reading the answer to %s: %v", method, err)
+		return nil, "", fmt.Errorf("reading the answer to %s: %w", method, err)
 	}
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("reading the body of the answer to %s: %v", method, err)
-	}
 	resp.Body.Close()
-	return resp, string(b)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the body of the answer to %s: %w", method, err)
+	}
+	return resp, string(b), nil
+}
+
+// tryGet is get returning its error, for goroutines other than the test's.
+func (c *conn) tryGet(path string) (*http.Response, string, error) {
+	if _, err := io.WriteString(c.c, request("GET", path)); err != nil {
+		return nil, "", fmt.Errorf("writing to the proxy: %w", err)
+	}
+	return c.readErr("GET")
 }
 
 // get sends one GET and reads its answer.
@@ -751,13 +769,8 @@ func TestConnectTimeout(t *testing.T) {
 		took time.Duration
 	}
 	done := make(chan result, 1)
-	c.write(request("GET", instanceID))
 	go func() {
-		// Not c.read: it may fail the test, which only the test's goroutine may.
-		resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-		}
+		resp, _, err := c.tryGet(instanceID)
 		done <- result{resp, err, time.Since(start)}
 	}()
 	// Meanwhile the loop is not stuck in the connect: it answers a refusal.
@@ -1342,15 +1355,9 @@ func TestRingCarriesWrites(t *testing.T) {
 		c := dialProxy(t, f.addr)
 		wg.Go(func() {
 			for range each {
-				c.write(request("GET", instanceID))
-				resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				if string(b) != fakeimds.InstanceID {
-					t.Errorf("answer %q", b)
+				_, body, err := c.tryGet(instanceID)
+				if err != nil || body != fakeimds.InstanceID {
+					t.Errorf("answer %q, %v", body, err)
 					return
 				}
 			}

@@ -26,14 +26,18 @@ type seen struct {
 	header            http.Header
 }
 
-// recordingUpstream answers every request "ok" and keeps what it read.
-func recordingUpstream(t *testing.T) (*rawUpstream, func() []seen) {
+// recordingUpstream keeps what the service read and answers the nth
+// request "ok", or hangs up when hangUp(n) says so (hangUp may be nil).
+func recordingUpstream(t *testing.T, hangUp func(n int) bool) (*rawUpstream, func() []seen) {
 	var mu sync.Mutex
 	var got []seen
-	u := startRawUpstream(t, "127.0.0.1:0", func(_ *rawUpstream, _ int, r *http.Request) (string, bool) {
+	u := startRawUpstream(t, "127.0.0.1:0", func(_ *rawUpstream, n int, r *http.Request) (string, bool) {
 		mu.Lock()
 		got = append(got, seen{r.Method, r.RequestURI, r.Host, r.Header.Clone()})
 		mu.Unlock()
+		if hangUp != nil && hangUp(n) {
+			return "", true
+		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
 	})
 	return u, func() []seen {
@@ -69,7 +73,7 @@ func readAll(t *testing.T, c *conn, method string) (ok int) {
 // allowed, in canonical form: no second request hidden in a body or a
 // header, no header but the forwarded ones, the service's own Host.
 func TestReviewNothingSmuggledUpstream(t *testing.T) {
-	u, requests := recordingUpstream(t)
+	u, requests := recordingUpstream(t, nil)
 	f := startFront(t, "127.0.0.1:0", u.addr, nil)
 	const host = "Host: " + imdsHost + "\r\n"
 	smuggled := "GET " + userData + " HTTP/1.1\r\n" + host + "\r\n"
@@ -195,17 +199,8 @@ func TestReviewPipelinedFloodWhileWaiting(t *testing.T) {
 // service closes before any answer, the request sent again on a fresh
 // connection is the one the policy allowed, unchanged, and only once.
 func TestReviewRetrySendsTheSameRequest(t *testing.T) {
-	var mu sync.Mutex
-	var got []seen
-	u := startRawUpstream(t, "127.0.0.1:0", func(_ *rawUpstream, n int, r *http.Request) (string, bool) {
-		mu.Lock()
-		got = append(got, seen{r.Method, r.RequestURI, r.Host, r.Header.Clone()})
-		mu.Unlock()
-		if n == 2 {
-			return "", true // the service closes the kept connection instead of answering
-		}
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
-	})
+	// The service closes the kept connection instead of answering the second.
+	u, requests := recordingUpstream(t, func(n int) bool { return n == 2 })
 	f := startFront(t, "127.0.0.1:0", u.addr, nil)
 	c := dialProxy(t, f.addr)
 	resp, body := c.get(instanceID)
@@ -215,8 +210,7 @@ func TestReviewRetrySendsTheSameRequest(t *testing.T) {
 	if resp.StatusCode != 200 || body != "" {
 		t.Fatalf("HEAD after the service dropped the kept connection: status %d, body %q", resp.StatusCode, body)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := requests()
 	if len(got) != 3 || u.accepted.Load() != 2 {
 		t.Fatalf("the service read %d requests on %d connections, want 3 on 2 (one retry)", len(got), u.accepted.Load())
 	}
